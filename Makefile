@@ -1,0 +1,126 @@
+# firefly-c: one hand-written Makefile. Objects under build/, binaries under bin/.
+#   make          build everything          make run     deps + build + bin/master config.json
+#   make test     deps + build + all tests  make asan    the tests under ASan + UBSan
+#   make bench    load figures              make format / format-check / deps / clean
+
+CC      ?= gcc
+PKGS    := libuv jansson libcmocka
+DEBS    := gcc make pkg-config libuv1-dev libjansson-dev libmsgpack-dev libcmocka-dev \
+           libhttp-parser-dev clang-format
+CSTD    := -std=c11 -D_GNU_SOURCE
+WARN    := -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes -Wshadow
+OPT     ?= -g -O2
+SAN     ?=
+ifeq ($(SANITIZER),1)
+SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+OPT     := -g -O1
+endif
+PKGCFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKGLIBS   = $(shell pkg-config --libs libuv jansson 2>/dev/null)
+CFLAGS  := $(CSTD) $(OPT) $(WARN) $(SAN) -Iinclude -Icommon -Iclient $(PKGCFLAGS) -MMD -MP
+LDFLAGS := $(SAN)
+LIBS     = $(PKGLIBS) -lhttp_parser -ldl -lpthread -lm
+
+B := build
+
+COMMON_SRC := $(wildcard common/*.c)
+COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/%.o)
+CLIENT_SRC := $(filter-out client/ffcli.c,$(wildcard client/*.c))
+CLIENT_OBJ := $(CLIENT_SRC:%.c=$(B)/%.o)
+ROLES      := master gate net game dbfront
+ROLE_BINS  := $(ROLES:%=bin/%)
+APPS       := $(notdir $(wildcard apps/*))
+APP_LIBS   := $(APPS:%=$(B)/apps/lib%.so)
+TAPPS      := $(notdir $(wildcard test/apps/*))
+TAPP_LIBS  := $(TAPPS:%=$(B)/test/apps/lib%.so)
+UNIT_SRC   := $(wildcard test/unit/*_test.c)
+UNIT_BINS  := $(UNIT_SRC:test/unit/%.c=$(B)/test/unit/%)
+ITEST_SRC  := $(wildcard test/integration/*_test.c)
+ITEST_BINS := $(ITEST_SRC:test/integration/%.c=$(B)/test/integration/%)
+IHARN_OBJ  := $(patsubst %.c,$(B)/%.o,$(filter-out $(ITEST_SRC),$(wildcard test/integration/*.c)))
+BENCH_SRC  := $(wildcard bench/*.c)
+BENCH_OBJ  := $(BENCH_SRC:%.c=$(B)/%.o)
+
+.PHONY: all run test asan bench format format-check deps clean
+all: $(ROLE_BINS) bin/ffcli bin/ffbench $(APP_LIBS)
+
+tests: all $(TAPP_LIBS) $(UNIT_BINS) $(ITEST_BINS)
+
+$(B)/libffcommon.a: $(COMMON_OBJ)
+	ar rcs $@ $^
+$(B)/libffclient.a: $(CLIENT_OBJ)
+	ar rcs $@ $^
+
+# Role binaries export their symbols (-rdynamic) so that app .so files resolve the
+# firefly/app.h API against the process that loads them.
+define ROLE_RULE
+bin/$(1): $(patsubst %.c,$(B)/%.o,$(wildcard $(1)/*.c)) $(B)/libffcommon.a
+	@mkdir -p bin
+	$$(CC) $$(LDFLAGS) -rdynamic -o $$@ $$(filter %.o,$$^) $(B)/libffcommon.a $$(LIBS)
+endef
+$(foreach r,$(ROLES),$(eval $(call ROLE_RULE,$(r))))
+
+bin/ffcli: $(B)/client/ffcli.o $(B)/libffclient.a $(B)/libffcommon.a
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+bin/ffbench: $(BENCH_OBJ) $(B)/libffclient.a $(B)/libffcommon.a
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+define APP_RULE
+$(2)/lib$(notdir $(1)).so: $(wildcard $(1)/*.c) include/firefly/app.h
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CFLAGS) -fPIC -shared -o $$@ $$(filter %.c,$$^)
+endef
+$(foreach a,$(wildcard apps/*),$(eval $(call APP_RULE,$(a),$(B)/apps)))
+$(foreach a,$(wildcard test/apps/*),$(eval $(call APP_RULE,$(a),$(B)/test/apps)))
+
+$(B)/test/unit/%: $(B)/test/unit/%.o $(B)/libffcommon.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs cmocka 2>/dev/null)
+$(B)/test/integration/%: $(B)/test/integration/%.o $(IHARN_OBJ) $(B)/libffclient.a $(B)/libffcommon.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+# Debian packages: installed when missing (apt-get update once, then install), as root.
+deps:
+	@missing=""; for p in $(DEBS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y $$missing; \
+	fi
+
+run: deps
+	$(MAKE) all
+	bin/master config.json
+
+test: deps
+	$(MAKE) tests
+	scripts/runtests.sh $(UNIT_BINS) $(ITEST_BINS)
+
+asan: deps
+	$(MAKE) clean
+	$(MAKE) SANITIZER=1 tests
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  scripts/runtests.sh $(UNIT_BINS) $(ITEST_BINS)
+
+bench: deps
+	$(MAKE) all
+	bin/ffbench --bin bin
+
+FMT_SRC = $(shell find common master gate net game dbfront apps client bench test include \
+            -name '*.[ch]' 2>/dev/null)
+format:
+	clang-format -i $(FMT_SRC)
+format-check:
+	clang-format --dry-run --Werror $(FMT_SRC)
+
+clean:
+	rm -rf $(B) bin
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,0 +1,85 @@
+/* conf: loads and validates config.json (DESIGN §3) into an immutable ff_conf_t.
+ * Validation is table-driven: unknown keys, duplicate keys, wrong types, ports out of
+ * range, port clashes, dangling remoteport names and missing app files are all errors
+ * shaped `config.json: servers.game1.netport: expected integer 1..65535, got "80a"`. */
+#ifndef FF_CONF_H
+#define FF_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum { FF_ROLE_GATE, FF_ROLE_NET, FF_ROLE_GAME, FF_ROLE_DBFRONT } ff_role_t;
+
+typedef struct {
+    char *rootname; /* the server this entry connects to */
+    char *roothost; /* default: master.roothost */
+    int rootport;
+} ff_conf_remote_t;
+
+typedef struct {
+    char *name;
+    ff_role_t role; /* "role" key, else inferred from the name */
+    char *host;     /* bind address of its listening ports; default "127.0.0.1" */
+    int rootport;   /* bus listen port (gate, dbfront); 0 = none */
+    int netport;    /* client port (net); 0 = none */
+    char *app;      /* game logic .so path (gate, game); NULL = none */
+    char *log;      /* log file; NULL = master's log */
+    bool db, mem;   /* Firefly's flags: uses MariaDB / memcached */
+    ff_conf_remote_t *remotes;
+    int nremotes;
+} ff_conf_server_t;
+
+typedef struct {
+    char *path; /* the file this was read from */
+    struct {
+        char *roothost; /* default "127.0.0.1" */
+        int rootport;
+        char *webhost; /* default "127.0.0.1" */
+        int webport;
+        char *log; /* NULL = stderr */
+    } master;
+    ff_conf_server_t *servers; /* in file order */
+    int nservers;
+    struct {
+        char magic[4];
+        uint8_t proto_version;
+        uint32_t server_version;
+        uint32_t max_packet; /* max body bytes, default 65536 */
+    } netconnect;
+    struct {
+        char *host; /* MariaDB; NULL when the section is absent */
+        int port;
+        char *user, *passwd, *db, *charset;
+    } db;
+    struct {
+        char **urls; /* "host:port" */
+        int nurls;
+        char *hostname; /* key prefix */
+    } memcached;
+    struct {
+        int request_timeout_ms; /* default 5000 */
+        int idle_timeout_s;     /* client idle timeout, default 300; 0 = none */
+        uint32_t max_output;    /* bytes buffered per client before disconnect, default 4 MiB */
+        int max_pipeline;       /* in-flight requests per client before reading pauses, 1024 */
+        int max_restarts;       /* restarts within restart_window_s before giving up, 5 */
+        int restart_window_s;   /* default 60 */
+        int log_level;          /* FF_LOG_*, default info */
+    } cluster;
+} ff_conf_t;
+
+/* Reads and validates `path`. Returns a new config, or NULL with a one-line message in
+ * err (e.g. `config.json: servers.net.remoteport[0].rootname: no server named "gat"`).
+ * Relative `app` paths are resolved against the current directory. */
+ff_conf_t *ff_conf_load(const char *path, char *err, size_t errlen);
+/* Frees a config; ff_conf_free(NULL) is a no-op. */
+void ff_conf_free(ff_conf_t *conf);
+/* The server named `name`, or NULL. */
+const ff_conf_server_t *ff_conf_server(const ff_conf_t *conf, const char *name);
+/* "gate", "net", "game" or "dbfront". */
+const char *ff_conf_role_name(ff_role_t role);
+/* The 16-bit id of a net node, used in the top bits of its conn ids (FNV-1a of the name).
+ * ff_conf_load rejects two net servers whose ids clash. */
+uint16_t ff_conf_net_id(const char *name);
+
+#endif

@@ -1,0 +1,552 @@
+/* router: how gate moves requests, responses and pushes between net and game nodes.
+ *
+ * A request from net goes to gate's own app when it handles the command, else to the game
+ * node group that registered the command: to the node the session is bound to, or to the
+ * least-loaded node (fewest requests in flight). Frames are forwarded byte for byte. Every
+ * request is tracked until it completes, so that a node's death or the request timeout
+ * completes it with an error reply at once. */
+#include "router.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "alloc.h"
+#include "apphost.h"
+#include "firefly/app.h"
+#include "list.h"
+#include "log.h"
+#include "map.h"
+#include "node.h"
+
+typedef struct peer_s {
+    ff_link_t *link;
+    char name[64];
+    bool is_net, is_game;
+    uint32_t *cmds;
+    size_t ncmds;
+    size_t inflight, bound;
+    ff_list_t pending; /* inflight_t.by_node, for a game node */
+    ff_list_t all;     /* in `peers` */
+} peer_t;
+
+typedef struct {
+    peer_t **nodes;
+    size_t n, next;
+} route_t;
+
+typedef struct {
+    uint64_t conn;
+    peer_t *net;
+    peer_t **bound;
+    size_t nbound;
+    ff_list_t pending; /* inflight_t.by_sess, in request order */
+} session_t;
+
+typedef struct {
+    uint32_t rseq;
+    uint32_t cmd;
+    session_t *sess;
+    peer_t *node; /* NULL: gate's own app */
+    uint64_t deadline;
+    ff_list_t by_sess, by_node, by_time;
+} inflight_t;
+
+static ff_list_t peers;
+static ff_map_t routes;   /* cmd + 1 -> route_t */
+static ff_map_t sessions; /* conn -> session_t */
+static ff_list_t by_time; /* inflight_t.by_time, oldest first (one timeout for all) */
+static size_t ninflight;
+static int timeout_ms;
+static uv_timer_t sweep;
+
+static void
+inflight_free(inflight_t *f)
+{
+    ff_list_remove(&f->by_sess);
+    ff_list_remove(&f->by_node);
+    ff_list_remove(&f->by_time);
+    if (f->node)
+        f->node->inflight--;
+    ninflight--;
+    ff_free(f);
+}
+
+/* Sends an error reply for f to its client and forgets f. */
+static void
+inflight_fail(inflight_t *f, int code, const char *msg)
+{
+    ff_buf_t *b = f->sess->net ? ff_link_out(f->sess->net->link) : NULL;
+
+    if (b != NULL)
+        ff_bus_put_error(b, f->sess->conn, f->rseq, code, msg);
+    inflight_free(f);
+}
+
+static void
+sweep_cb(uv_timer_t *t)
+{
+    uint64_t now = uv_now(t->loop);
+    char msg[160];
+
+    while (!ff_list_empty(&by_time)) {
+        inflight_t *f = ff_container_of(by_time.next, inflight_t, by_time);
+        if (f->deadline > now)
+            break;
+        snprintf(msg, sizeof(msg), "command %u: no reply from %s within %d ms", f->cmd,
+                 f->node ? f->node->name : "gate", timeout_ms);
+        ff_log(FF_LOG_WARN, "conn %llu: %s", (unsigned long long)f->sess->conn, msg);
+        inflight_fail(f, FF_ERR_TIMEOUT, msg);
+    }
+}
+
+void
+gate_router_init(int request_timeout_ms)
+{
+    ff_list_init(&peers);
+    ff_list_init(&by_time);
+    timeout_ms = request_timeout_ms;
+    uv_timer_init(ff_loop, &sweep);
+    uv_timer_start(&sweep, sweep_cb, 50, 50);
+    uv_unref((uv_handle_t *)&sweep);
+}
+
+/* ---- peers and routes -------------------------------------------------------------- */
+
+static void
+routes_clear(void)
+{
+    for (size_t i = 0; routes.slots && i <= routes.mask; i++) {
+        route_t *r = routes.slots[i].value;
+        if (routes.slots[i].key) {
+            ff_free(r->nodes);
+            ff_free(r);
+        }
+    }
+    ff_map_clear(&routes);
+}
+
+static void
+routes_rebuild(void)
+{
+    routes_clear();
+    for (ff_list_t *n = peers.next; n != &peers; n = n->next) {
+        peer_t *p = ff_container_of(n, peer_t, all);
+        for (size_t i = 0; p->is_game && ff_link_up(p->link) && i < p->ncmds; i++) {
+            route_t *r = ff_map_get(&routes, (uint64_t)p->cmds[i] + 1);
+            if (r == NULL) {
+                r = ff_calloc(1, sizeof(*r));
+                ff_map_set(&routes, (uint64_t)p->cmds[i] + 1, r);
+            }
+            r->nodes = ff_realloc(r->nodes, (r->n + 1) * sizeof(*r->nodes));
+            r->nodes[r->n++] = p;
+        }
+    }
+}
+
+static void
+on_hello(ff_link_t *l, const ff_bus_msg_t *m)
+{
+    peer_t *p = ff_link_data(l);
+    ff_mp_reader_t r = m->list;
+
+    snprintf(p->name, sizeof(p->name), "%.*s", (int)m->name.len, m->name.p);
+    p->is_net = ff_str_eq(m->role, "net");
+    p->is_game = ff_str_eq(m->role, "game");
+    p->cmds = ff_realloc(p->cmds, (m->nlist + 1) * sizeof(*p->cmds));
+    p->ncmds = 0;
+    for (uint32_t i = 0; i < m->nlist; i++) {
+        uint64_t cmd;
+        if (ff_mp_get_uint(&r, &cmd) == 0 && cmd <= UINT32_MAX)
+            p->cmds[p->ncmds++] = (uint32_t)cmd;
+    }
+    ff_log(FF_LOG_INFO, "%s %s registered (%zu commands)", p->is_net ? "net" : "node", p->name,
+           p->ncmds);
+    routes_rebuild();
+}
+
+/* ---- sessions ---------------------------------------------------------------------- */
+
+static session_t *
+session_get(uint64_t conn, peer_t *net)
+{
+    session_t *s = ff_map_get(&sessions, conn);
+
+    if (s == NULL && net != NULL) {
+        s = ff_calloc(1, sizeof(*s));
+        s->conn = conn;
+        ff_list_init(&s->pending);
+        ff_map_set(&sessions, conn, s);
+    }
+    if (s != NULL && net != NULL)
+        s->net = net;
+    return s;
+}
+
+static void
+session_unbind(session_t *s, peer_t *node)
+{
+    for (size_t i = 0; i < s->nbound; i++) {
+        if (s->bound[i] == node) {
+            s->bound[i] = s->bound[--s->nbound];
+            node->bound--;
+            return;
+        }
+    }
+}
+
+static void
+session_free(session_t *s)
+{
+    while (!ff_list_empty(&s->pending))
+        inflight_free(ff_container_of(s->pending.next, inflight_t, by_sess));
+    while (s->nbound > 0)
+        session_unbind(s, s->bound[0]);
+    ff_map_del(&sessions, s->conn);
+    ff_free(s->bound);
+    ff_free(s);
+}
+
+/* Tells every game node and gate's own app that a client connection is gone. */
+static void
+broadcast_conn_lost(uint64_t conn)
+{
+    for (ff_list_t *n = peers.next; n != &peers; n = n->next) {
+        peer_t *p = ff_container_of(n, peer_t, all);
+        ff_buf_t *b = p->is_game ? ff_link_out(p->link) : NULL;
+        if (b != NULL)
+            ff_bus_put_conn_lost(b, conn);
+    }
+    ff_apphost_conn_lost(conn);
+}
+
+/* ---- requests ---------------------------------------------------------------------- */
+
+/* The node for a request: the session's bound node in the group, else the one with the
+ * fewest requests in flight (then the fewest bound sessions), rotating among equals. */
+static peer_t *
+route_pick(route_t *r, const session_t *s)
+{
+    peer_t *best = NULL;
+
+    for (size_t i = 0; i < s->nbound; i++)
+        for (size_t k = 0; k < r->n; k++)
+            if (r->nodes[k] == s->bound[i])
+                return r->nodes[k];
+    for (size_t k = 0; k < r->n; k++) {
+        peer_t *p = r->nodes[(r->next + k) % r->n];
+        if (best == NULL || p->inflight < best->inflight ||
+            (p->inflight == best->inflight && p->bound < best->bound))
+            best = p;
+    }
+    r->next++;
+    return best;
+}
+
+static inflight_t *
+inflight_new(session_t *s, const ff_bus_msg_t *m, peer_t *node)
+{
+    inflight_t *f = ff_malloc(sizeof(*f));
+
+    f->rseq = m->seq;
+    f->cmd = m->cmd;
+    f->sess = s;
+    f->node = node;
+    f->deadline = uv_now(ff_loop) + (uint64_t)timeout_ms;
+    ff_list_push(&s->pending, &f->by_sess);
+    ff_list_init(&f->by_node);
+    if (node != NULL) {
+        ff_list_push(&node->pending, &f->by_node);
+        node->inflight++;
+    }
+    ff_list_push(&by_time, &f->by_time);
+    ninflight++;
+    return f;
+}
+
+static void
+on_request(peer_t *net, const ff_bus_msg_t *m)
+{
+    session_t *s = session_get(m->conn, net);
+    route_t *r;
+    peer_t *node;
+    char msg[64];
+
+    if (ff_apphost_handles(m->cmd)) {
+        inflight_new(s, m, NULL);
+        ff_apphost_dispatch(NULL, m->conn, m->seq, m->cmd, m->body, m->body_len);
+        return;
+    }
+    r = ff_map_get(&routes, (uint64_t)m->cmd + 1);
+    if (r == NULL) {
+        snprintf(msg, sizeof(msg), "no handler for command %u", m->cmd);
+        ff_bus_put_error(ff_link_out(net->link), m->conn, m->seq, FF_ERR_NO_HANDLER, msg);
+        return;
+    }
+    node = route_pick(r, s);
+    inflight_new(s, m, node);
+    ff_buf_put(ff_link_out(node->link), m->frame, m->frame_len);
+}
+
+/* The pending request (conn, rseq), or NULL when it already completed or timed out. */
+static inflight_t *
+inflight_find(uint64_t conn, uint32_t rseq)
+{
+    session_t *s = ff_map_get(&sessions, conn);
+
+    for (ff_list_t *n = s ? s->pending.next : NULL; n && n != &s->pending; n = n->next) {
+        inflight_t *f = ff_container_of(n, inflight_t, by_sess);
+        if (f->rseq == rseq)
+            return f;
+    }
+    return NULL;
+}
+
+static void
+on_response(peer_t *node, const ff_bus_msg_t *m)
+{
+    inflight_t *f = inflight_find(m->conn, m->seq);
+    ff_buf_t *b;
+
+    if (f == NULL || f->node != node)
+        return;
+    b = f->sess->net ? ff_link_out(f->sess->net->link) : NULL;
+    if (b != NULL)
+        ff_buf_put(b, m->frame, m->frame_len);
+    inflight_free(f);
+}
+
+void
+gate_router_complete(uint64_t conn, uint32_t rseq, int status, const void *body, size_t len)
+{
+    inflight_t *f = inflight_find(conn, rseq);
+    ff_buf_t *b;
+
+    if (f == NULL || f->node != NULL)
+        return;
+    b = f->sess->net ? ff_link_out(f->sess->net->link) : NULL;
+    if (b != NULL)
+        ff_bus_put_response(b, conn, rseq, status, body, len);
+    inflight_free(f);
+}
+
+size_t
+gate_router_inflight(void)
+{
+    return ninflight;
+}
+
+/* ---- pushes, connection loss, binding ---------------------------------------------- */
+
+void
+gate_router_push(const uint64_t *conns, size_t n, uint32_t cmd, const void *body, size_t len)
+{
+    uint64_t *to = ff_malloc(n * sizeof(*to));
+
+    /* One PUSH frame per net node, listing the connections it holds. */
+    for (ff_list_t *pn = peers.next; pn != &peers; pn = pn->next) {
+        peer_t *net = ff_container_of(pn, peer_t, all);
+        size_t k = 0;
+        for (size_t i = 0; net->is_net && i < n; i++) {
+            session_t *s = ff_map_get(&sessions, conns[i]);
+            if (s != NULL && s->net == net)
+                to[k++] = conns[i];
+        }
+        if (k > 0 && ff_link_up(net->link))
+            ff_bus_put_push(ff_link_out(net->link), to, k, cmd, body, len);
+    }
+    ff_free(to);
+}
+
+/* A push from a game node: forwarded as is when every connection sits on one net node. */
+static void
+on_push(const ff_bus_msg_t *m)
+{
+    ff_mp_reader_t r = m->list;
+    uint64_t *conns = ff_malloc((m->nlist + 1) * sizeof(*conns));
+    peer_t *net = NULL;
+    bool one_net = true;
+    size_t n = 0;
+
+    for (uint32_t i = 0; i < m->nlist && ff_mp_get_uint(&r, &conns[n]) == 0; i++) {
+        session_t *s = ff_map_get(&sessions, conns[n]);
+        if (s == NULL || s->net == NULL)
+            continue;
+        one_net = one_net && (net == NULL || net == s->net);
+        net = s->net;
+        n++;
+    }
+    if (n == m->nlist && one_net && net != NULL)
+        ff_buf_put(ff_link_out(net->link), m->frame, m->frame_len);
+    else if (n > 0)
+        gate_router_push(conns, n, m->cmd, m->body, m->body_len);
+    ff_free(conns);
+}
+
+static void
+on_conn_lost(const ff_bus_msg_t *m)
+{
+    session_t *s = ff_map_get(&sessions, m->conn);
+
+    if (s != NULL)
+        session_free(s);
+    broadcast_conn_lost(m->conn);
+}
+
+static void
+on_session(peer_t *node, const ff_bus_msg_t *m)
+{
+    session_t *s = ff_map_get(&sessions, m->conn);
+
+    if (s == NULL)
+        return;
+    session_unbind(s, node);
+    if (m->status) {
+        s->bound = ff_realloc(s->bound, (s->nbound + 1) * sizeof(*s->bound));
+        s->bound[s->nbound++] = node;
+        node->bound++;
+    }
+}
+
+/* ---- links ------------------------------------------------------------------------- */
+
+static void
+peer_msg_cb(ff_link_t *l, const ff_bus_msg_t *m)
+{
+    peer_t *p = ff_link_data(l);
+
+    switch (m->kind) {
+    case FF_BUS_HELLO:
+        on_hello(l, m);
+        break;
+    case FF_BUS_REQUEST:
+        if (p->is_net)
+            on_request(p, m);
+        break;
+    case FF_BUS_RESPONSE:
+        on_response(p, m);
+        break;
+    case FF_BUS_PUSH:
+        on_push(m);
+        break;
+    case FF_BUS_CONN_LOST:
+        on_conn_lost(m);
+        break;
+    case FF_BUS_SESSION:
+        on_session(p, m);
+        break;
+    default:
+        ff_log(FF_LOG_WARN, "%s: unexpected bus frame kind %d", p->name, m->kind);
+    }
+}
+
+/* A game node is gone: its requests fail now and its sessions are unbound. */
+static void
+game_down(peer_t *p)
+{
+    char msg[128];
+
+    snprintf(msg, sizeof(msg), "node %s is unavailable", p->name);
+    while (!ff_list_empty(&p->pending))
+        inflight_fail(ff_container_of(p->pending.next, inflight_t, by_node), FF_ERR_UNAVAILABLE,
+                      msg);
+    for (size_t i = 0; sessions.slots && i <= sessions.mask; i++)
+        if (sessions.slots[i].key)
+            session_unbind(sessions.slots[i].value, p);
+}
+
+/* A net node is gone, and with it every client connection it held. */
+static void
+net_down(peer_t *p)
+{
+    size_t i = 0;
+
+    while (sessions.slots && i <= sessions.mask) {
+        session_t *s = sessions.slots[i].value;
+        if (sessions.slots[i].key && s->net == p) {
+            uint64_t conn = s->conn;
+            session_free(s); /* backward-shift deletion may refill slot i: look again */
+            broadcast_conn_lost(conn);
+            continue;
+        }
+        i++;
+    }
+}
+
+static void
+peer_down_cb(ff_link_t *l, int status)
+{
+    peer_t *p = ff_link_data(l);
+
+    ff_log(p->is_game || p->is_net ? FF_LOG_WARN : FF_LOG_INFO, "%s %s disconnected: %s",
+           p->is_net ? "net" : "node", p->name[0] ? p->name : "(unregistered)",
+           uv_strerror(status));
+    if (p->is_game)
+        game_down(p);
+    else if (p->is_net)
+        net_down(p);
+    ff_list_remove(&p->all);
+    routes_rebuild();
+    ff_free(p->cmds);
+    ff_free(p);
+}
+
+static void
+peer_up_cb(ff_link_t *l)
+{
+    (void)l;
+}
+
+static const ff_link_cbs_t peer_cbs = {peer_msg_cb, peer_up_cb, peer_down_cb};
+
+void
+gate_router_accept(ff_link_t *l, void *arg)
+{
+    peer_t *p = ff_calloc(1, sizeof(*p));
+
+    (void)arg;
+    p->link = l;
+    ff_list_init(&p->pending);
+    ff_list_push(&peers, &p->all);
+    ff_link_set(l, &peer_cbs, p);
+}
+
+void
+gate_router_status(json_t *out)
+{
+    json_t *names = json_array(), *nodes = json_array();
+
+    for (ff_list_t *n = peers.next; n != &peers; n = n->next) {
+        peer_t *p = ff_container_of(n, peer_t, all);
+        if (p->name[0])
+            json_array_append_new(names, json_string(p->name));
+        if (p->is_game)
+            json_array_append_new(nodes, json_pack("{s:s,s:I,s:I,s:I}", "name", p->name,
+                                                   "inflight", (json_int_t)p->inflight,
+                                                   "sessions", (json_int_t)p->bound, "commands",
+                                                   (json_int_t)p->ncmds));
+    }
+    json_object_set_new(out, "peers", names);
+    json_object_set_new(out, "nodes", nodes);
+    json_object_set_new(out, "sessions", json_integer((json_int_t)sessions.count));
+    json_object_set_new(out, "inflight", json_integer((json_int_t)ninflight));
+}
+
+void
+gate_router_close(void)
+{
+    while (sessions.count > 0)
+        for (size_t i = 0; i <= sessions.mask; i++)
+            if (sessions.slots[i].key) {
+                session_free(sessions.slots[i].value);
+                break;
+            }
+    ff_map_clear(&sessions);
+    routes_clear();
+    while (!ff_list_empty(&peers)) {
+        peer_t *p = ff_container_of(peers.next, peer_t, all);
+        ff_list_remove(&p->all);
+        ff_link_free(p->link);
+        ff_free(p->cmds);
+        ff_free(p);
+    }
+}

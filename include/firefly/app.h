@@ -1,0 +1,101 @@
+/* firefly/app.h: the API a game app (.so) is written against (DESIGN §7).
+ *
+ * An app exports one module descriptor with FF_APP_MODULE(init, fini). The hosting node
+ * (gate or game) checks its ABI version, calls init() once, and then calls the handlers the
+ * app registered for each command id. Every call happens on the node's event loop thread.
+ * All structs are opaque so that an app built once keeps working across framework changes;
+ * state that must survive /reload lives in the framework (sessions, channels), never in
+ * the library's globals, because /reload loads a fresh copy of the library. */
+#ifndef FIREFLY_APP_H
+#define FIREFLY_APP_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define FF_APP_ABI 1
+
+typedef struct ff_app_s ff_app_t;
+typedef struct ff_req_s ff_req_t;
+typedef uint64_t ff_conn_t;
+
+/* Error codes the framework itself puts in error replies; apps may use any other. */
+enum {
+    FF_ERR_BAD_REQUEST = 400, /* the app refused the body */
+    FF_ERR_NO_HANDLER = 404,  /* no node registered the command */
+    FF_ERR_APP = 500,         /* the handler failed */
+    FF_ERR_UNAVAILABLE = 503, /* the node handling it died or is stopping */
+    FF_ERR_TIMEOUT = 504,     /* no reply within cluster.requestTimeout */
+};
+
+typedef void (*ff_handler_fn)(ff_req_t *req);
+typedef void (*ff_conn_lost_fn)(ff_conn_t conn);
+typedef void (*ff_timer_fn)(void *arg);
+
+typedef struct {
+    int abi;                      /* FF_APP_ABI */
+    int (*init)(ff_app_t *app);   /* register handlers; non-zero = refuse to load */
+    void (*fini)(ff_app_t *app);  /* may be NULL; called before the library is unloaded */
+} ff_app_module_t;
+
+#define FF_APP_MODULE(init_fn, fini_fn)                                                            \
+    const ff_app_module_t ff_app_module = {FF_APP_ABI, (init_fn), (fini_fn)}
+
+/* Registers `fn` for command `cmd`. Returns 0, or -1 when cmd already has a handler. */
+int ff_app_handle(ff_app_t *app, uint32_t cmd, ff_handler_fn fn);
+/* Registers the hook called when a client connection is gone (disconnect or idle). */
+void ff_app_on_conn_lost(ff_app_t *app, ff_conn_lost_fn fn);
+/* The name of the node hosting the app ("game1"). */
+const char *ff_node_name(void);
+
+/* The request's command id. */
+uint32_t ff_req_cmd(const ff_req_t *req);
+/* The client connection (Firefly's dynamicId) the request came from. */
+ff_conn_t ff_req_conn(const ff_req_t *req);
+/* The request body, valid until the request is completed. */
+const uint8_t *ff_req_body(const ff_req_t *req, size_t *len);
+/* The body parsed as a JSON object or array, or NULL when it is not JSON. Borrowed. */
+json_t *ff_req_json(ff_req_t *req);
+
+/* Each request is completed exactly once by one of the ff_reply_* calls, now or later
+ * (keep the pointer; it stays valid until completed). Completing frees it. */
+/* Replies with `body` encoded as compact JSON; steals the reference. */
+void ff_reply_json(ff_req_t *req, json_t *body);
+/* Replies with raw bytes (copied). */
+void ff_reply_raw(ff_req_t *req, const void *body, size_t len);
+/* Completes without a reply to the client (Firefly's falsy result). */
+void ff_reply_none(ff_req_t *req);
+/* Replies {"error":{"code":code,"message":message}}. */
+void ff_reply_error(ff_req_t *req, int code, const char *message);
+
+/* Pushes `body` with topic id `cmd` to the given connections (copied). */
+void ff_push(const ff_conn_t *conns, size_t n, uint32_t cmd, const void *body, size_t len);
+/* ff_push of a JSON value; steals the reference. */
+void ff_push_json(const ff_conn_t *conns, size_t n, uint32_t cmd, json_t *body);
+
+/* Binds the connection's session to this node: gate sends its later requests for commands
+ * this node handles here, until unbound or the node dies. */
+void ff_session_bind(ff_conn_t conn);
+/* Undoes ff_session_bind. */
+void ff_session_unbind(ff_conn_t conn);
+/* Stores a string value in the connection's session on this node (NULL value = remove). */
+void ff_session_set(ff_conn_t conn, const char *key, const char *value);
+/* The value stored under key, or NULL. Valid until the next set of the same key. */
+const char *ff_session_get(ff_conn_t conn, const char *key);
+
+/* Channels: named groups of connections kept by the node; members leave automatically when
+ * their connection is lost. */
+/* Adds conn to the channel (created on first join). */
+void ff_channel_join(const char *name, ff_conn_t conn);
+/* Removes conn from the channel; a channel left empty is deleted. */
+void ff_channel_leave(const char *name, ff_conn_t conn);
+/* The members: fills up to max into out and returns the total count. */
+size_t ff_channel_members(const char *name, ff_conn_t *out, size_t max);
+/* Pushes to every member except `except` (0 = nobody excepted). */
+void ff_channel_push(const char *name, ff_conn_t except, uint32_t cmd, const void *body,
+                     size_t len);
+
+/* Calls fn(arg) once after `ms` milliseconds. The library stays loaded until it has run. */
+void ff_timer_once(uint64_t ms, ff_timer_fn fn, void *arg);
+
+#endif

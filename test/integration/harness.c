@@ -1,0 +1,561 @@
+/* harness: TAP output, free ports, and real clusters (bin/master on a temp config.json)
+ * for the integration tests; see harness.h for the contract. */
+#include "harness.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <glob.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alloc.h"
+
+#define TH_NPORTS 10
+#define TH_MAX_SEEN 256
+#define TH_POLL_MS 20
+#define TH_HTTP_MS 10000
+#define TH_LOG_TAIL 300
+
+static const char *const th_port_names[TH_NPORTS] = {
+    "ROOTPORT", "WEBPORT", "GATEPORT", "NETPORT", "NETPORT2",
+    "DBPORT",   "PORT1",   "PORT2",    "PORT3",   "PORT4",
+};
+
+struct th_cluster_s {
+    char dir[PATH_MAX];
+    char repo[PATH_MAX];
+    int ports[TH_NPORTS];
+    json_t *conf; /* the current config.json, NULL when it is not JSON */
+    ff_frame_proto_t proto;
+    char webhost[256];
+    int webport;
+    pid_t master;
+    int master_status;
+    bool reaped;
+    pid_t seen[TH_MAX_SEEN]; /* every node PID /status has shown */
+    char seen_name[TH_MAX_SEEN][32];
+    int nseen;
+    int failures_at_new;
+    bool logs_dumped;
+    th_cluster_t *next;
+};
+
+/* ---- TAP ---- */
+
+static int th_count, th_failed;
+
+static int
+th__vok(const char *file, int line, int cond, const char *fmt, va_list ap)
+{
+    th_count++;
+    if (!cond)
+        th_failed++;
+    printf("%sok %d - ", cond ? "" : "not ", th_count);
+    vprintf(fmt, ap);
+    putchar('\n');
+    if (!cond)
+        printf("#   at %s:%d\n", file, line);
+    fflush(stdout);
+    return cond;
+}
+
+int
+th_ok_at(const char *file, int line, int cond, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    cond = th__vok(file, line, cond, fmt, ap);
+    va_end(ap);
+    return cond;
+}
+
+int
+th_eq_int_at(const char *file, int line, const char *expr, long long got, long long want,
+             const char *fmt, ...)
+{
+    va_list ap;
+    int ok;
+
+    va_start(ap, fmt);
+    ok = th__vok(file, line, got == want, fmt, ap);
+    va_end(ap);
+    if (!ok)
+        printf("#   %s\n#          got: %lld\n#     expected: %lld\n", expr, got, want);
+    fflush(stdout);
+    return ok;
+}
+
+int
+th_eq_str_at(const char *file, int line, const char *expr, const char *got, const char *want,
+             const char *fmt, ...)
+{
+    va_list ap;
+    int ok = (got == NULL || want == NULL) ? got == want : strcmp(got, want) == 0;
+
+    va_start(ap, fmt);
+    ok = th__vok(file, line, ok, fmt, ap);
+    va_end(ap);
+    if (!ok) {
+        printf("#   %s\n", expr);
+        printf(got ? "#          got: \"%s\"\n" : "#          got: %s\n", got ? got : "NULL");
+        printf(want ? "#     expected: \"%s\"\n" : "#     expected: %s\n", want ? want : "NULL");
+    }
+    fflush(stdout);
+    return ok;
+}
+
+/* Prints up to 200 bytes with non-printable ones as \xNN. */
+static void
+th__print_escaped(const char *label, const void *p, size_t len)
+{
+    const unsigned char *s = p;
+    size_t i, n = len < 200 ? len : 200;
+
+    printf("#   %s (%zu bytes): \"", label, len);
+    for (i = 0; s != NULL && i < n; i++)
+        printf(s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"' ? "%c" : "\\x%02x", s[i]);
+    printf(n < len ? "\"...\n" : "\"\n");
+}
+
+int
+th_eq_mem_at(const char *file, int line, const char *expr, const void *got, size_t gotlen,
+             const void *want, size_t wantlen, const char *fmt, ...)
+{
+    va_list ap;
+    int ok = gotlen == wantlen && (gotlen == 0 || memcmp(got, want, gotlen) == 0);
+
+    va_start(ap, fmt);
+    ok = th__vok(file, line, ok, fmt, ap);
+    va_end(ap);
+    if (!ok) {
+        printf("#   %s\n", expr);
+        th__print_escaped("     got", got, gotlen);
+        th__print_escaped("expected", want, wantlen);
+    }
+    fflush(stdout);
+    return ok;
+}
+
+void
+th_diag(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("# ", stdout);
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    putchar('\n');
+    fflush(stdout);
+}
+
+int
+th_failures(void)
+{
+    return th_failed;
+}
+
+/* ---- helpers ---- */
+
+long long
+th_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+th__sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+/* An integer from the environment, or def. */
+static int
+th__env_int(const char *name, int def)
+{
+    const char *v = getenv(name);
+
+    return v != NULL && atoi(v) > 0 ? atoi(v) : def;
+}
+
+int
+th_wait(bool (*cond)(void *arg), void *arg, int timeout_ms)
+{
+    long long deadline = th_now_ms() + timeout_ms;
+
+    for (;;) {
+        if (cond(arg))
+            return 0;
+        if (th_now_ms() >= deadline)
+            return cond(arg) ? 0 : -1;
+        th__sleep_ms(TH_POLL_MS);
+    }
+}
+
+int
+th_free_port(void)
+{
+    static int given[1024];
+    static int ngiven;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(sa);
+    int fd, port = -1, tries, i;
+
+    for (tries = 0; tries < 100 && port < 0; tries++) {
+        sa.sin_port = 0;
+        if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+            return -1;
+        if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+            getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+            port = ntohs(sa.sin_port);
+        close(fd);
+        for (i = 0; i < ngiven && port >= 0; i++)
+            if (given[i] == port)
+                port = -1;
+    }
+    if (port > 0 && ngiven < (int)(sizeof(given) / sizeof(given[0])))
+        given[ngiven++] = port;
+    return port;
+}
+
+int
+th_error_code(const void *body, size_t len)
+{
+    json_t *root = json_loadb(body, len, 0, NULL);
+    json_t *code = json_object_get(json_object_get(root, "error"), "code");
+    int rc = json_is_integer(code) ? (int)json_integer_value(code) : 0;
+
+    json_decref(root);
+    return rc;
+}
+
+/* ---- process bookkeeping: what to kill if the test dies ---- */
+
+static th_cluster_t *th_clusters;      /* every cluster not yet freed */
+static volatile pid_t th_kill_list[512]; /* read by the signal handler */
+
+static void
+th__kill_list_add(pid_t pid)
+{
+    size_t i, free_slot = SIZE_MAX;
+
+    for (i = 0; i < sizeof(th_kill_list) / sizeof(th_kill_list[0]); i++) {
+        if (th_kill_list[i] == pid)
+            return;
+        if (th_kill_list[i] == 0 && free_slot == SIZE_MAX)
+            free_slot = i;
+    }
+    if (free_slot != SIZE_MAX)
+        th_kill_list[free_slot] = pid;
+}
+
+static void
+th__kill_list_del(pid_t pid)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(th_kill_list) / sizeof(th_kill_list[0]); i++)
+        if (th_kill_list[i] == pid)
+            th_kill_list[i] = 0;
+}
+
+/* On SIGTERM/SIGINT/SIGHUP (the test runner's timeout), kill the cluster processes, then
+ * die of the same signal. Only async-signal-safe calls. */
+static void
+th__on_signal(int sig)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(th_kill_list) / sizeof(th_kill_list[0]); i++)
+        if (th_kill_list[i] > 0)
+            kill(th_kill_list[i], SIGKILL);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+/* Once per process: signal handlers, SIGPIPE ignored, and become the subreaper of our
+ * descendants so that a node orphaned by master is ours to see and reap. */
+static void
+th__process_init(void)
+{
+    static bool done;
+    struct sigaction sa;
+
+    if (done)
+        return;
+    done = true;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = th__on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+}
+
+/* Whether pid runs a program from REPO/bin/, so that a recycled PID is never killed. */
+static bool
+th__is_ours(const th_cluster_t *c, pid_t pid)
+{
+    char link[64], exe[PATH_MAX], prefix[PATH_MAX + 8];
+    ssize_t n;
+
+    snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
+    if ((n = readlink(link, exe, sizeof(exe) - 1)) < 0)
+        return false;
+    exe[n] = '\0';
+    snprintf(prefix, sizeof(prefix), "%s/bin/", c->repo);
+    return strncmp(exe, prefix, strlen(prefix)) == 0;
+}
+
+/* Whether a node PID is gone. Reaps it if it was orphaned to us. */
+static bool
+th__pid_gone(const th_cluster_t *c, pid_t pid)
+{
+    waitpid(pid, NULL, WNOHANG);
+    return (kill(pid, 0) < 0 && errno == ESRCH) || !th__is_ours(c, pid);
+}
+
+/* Collects master's exit status if it has exited. Returns whether it has. */
+static bool
+th__master_exited(th_cluster_t *c)
+{
+    if (c->master <= 0 || c->reaped)
+        return c->reaped;
+    if (waitpid(c->master, &c->master_status, WNOHANG) != c->master)
+        return false;
+    c->reaped = true;
+    th__kill_list_del(c->master);
+    return true;
+}
+
+/* SIGKILLs master and every node still alive. Returns how many nodes needed it. */
+static int
+th__kill_all(th_cluster_t *c)
+{
+    int i, killed = 0;
+
+    if (c->master > 0 && !th__master_exited(c)) {
+        kill(c->master, SIGKILL);
+        while (waitpid(c->master, &c->master_status, 0) < 0 && errno == EINTR)
+            ;
+        c->reaped = true;
+        th__kill_list_del(c->master);
+    }
+    for (i = 0; i < c->nseen; i++) {
+        if (!th__pid_gone(c, c->seen[i])) {
+            th_diag("killing %s (pid %d)", c->seen_name[i], (int)c->seen[i]);
+            kill(c->seen[i], SIGKILL);
+            waitpid(c->seen[i], NULL, 0);
+            killed++;
+        }
+        th__kill_list_del(c->seen[i]);
+    }
+    return killed;
+}
+
+static void
+th__seen_add(th_cluster_t *c, const char *name, pid_t pid)
+{
+    int i;
+
+    for (i = 0; i < c->nseen; i++)
+        if (c->seen[i] == pid)
+            return;
+    if (c->nseen == TH_MAX_SEEN)
+        return;
+    c->seen[c->nseen] = pid;
+    snprintf(c->seen_name[c->nseen], sizeof(c->seen_name[0]), "%s", name);
+    c->nseen++;
+    th__kill_list_add(pid);
+}
+
+/* ---- config ---- */
+
+/* The role of a server: its "role" key, else inferred from its name. */
+static const char *
+th__role(const char *name, json_t *srv)
+{
+    static const char *const roles[] = {"gate", "net", "game", "dbfront"};
+    const char *r = json_string_value(json_object_get(srv, "role"));
+    size_t i;
+
+    if (r != NULL)
+        return r;
+    for (i = 0; i < sizeof(roles) / sizeof(roles[0]); i++)
+        if (strncmp(name, roles[i], strlen(roles[i])) == 0)
+            return roles[i];
+    return "";
+}
+
+typedef struct {
+    char *p;
+    size_t len, cap;
+} th_str_t;
+
+static void
+th__str_add(th_str_t *s, const char *p, size_t n)
+{
+    if (s->len + n + 1 > s->cap) {
+        s->cap = (s->len + n + 1) * 2;
+        s->p = ff_realloc(s->p, s->cap);
+    }
+    memcpy(s->p + s->len, p, n);
+    s->len += n;
+    s->p[s->len] = '\0';
+}
+
+/* The value of placeholder `name` (n bytes, without the @s), or NULL when unknown. */
+static const char *
+th__placeholder(const th_cluster_t *c, const char *name, size_t n, char *buf, size_t len)
+{
+    int i;
+
+    for (i = 0; i < TH_NPORTS; i++) {
+        if (n == strlen(th_port_names[i]) && strncmp(name, th_port_names[i], n) == 0) {
+            snprintf(buf, len, "%d", c->ports[i]);
+            return buf;
+        }
+    }
+    if (n == 3 && strncmp(name, "DIR", 3) == 0)
+        return c->dir;
+    if (n == 4 && strncmp(name, "REPO", 4) == 0)
+        return c->repo;
+    return NULL;
+}
+
+/* Replaces the @NAME@ placeholders; returns a new string. */
+static char *
+th__expand(const th_cluster_t *c, const char *t)
+{
+    th_str_t out = {NULL, 0, 0};
+    const char *end, *val;
+    char buf[16];
+
+    th__str_add(&out, "", 0);
+    while (*t != '\0') {
+        end = t[0] == '@' ? strchr(t + 1, '@') : NULL;
+        val = end ? th__placeholder(c, t + 1, (size_t)(end - t - 1), buf, sizeof(buf)) : NULL;
+        if (val != NULL) {
+            th__str_add(&out, val, strlen(val));
+            t = end + 1;
+        } else {
+            th__str_add(&out, t++, 1);
+        }
+    }
+    return out.p;
+}
+
+/* Reads what the harness needs from the parsed config: web address and frame settings. */
+static void
+th__conf_apply(th_cluster_t *c)
+{
+    json_t *m = json_object_get(c->conf, "master"), *nc = json_object_get(c->conf, "netconnect");
+    const char *host = json_string_value(json_object_get(m, "webhost"));
+    const char *magic = json_string_value(json_object_get(nc, "magic"));
+    json_t *v;
+
+    snprintf(c->webhost, sizeof(c->webhost), "%s", host != NULL ? host : "127.0.0.1");
+    v = json_object_get(m, "webport");
+    c->webport = json_is_integer(v) ? (int)json_integer_value(v) : c->ports[1];
+    c->proto = *ffc_proto_default();
+    if (magic != NULL && strlen(magic) == 4)
+        memcpy(c->proto.magic, magic, 4);
+    if (json_is_integer(v = json_object_get(nc, "protoVersion")))
+        c->proto.proto_version = (uint8_t)json_integer_value(v);
+    if (json_is_integer(v = json_object_get(nc, "serverVersion")))
+        c->proto.server_version = (uint32_t)json_integer_value(v);
+    if (json_is_integer(v = json_object_get(nc, "maxPacket")))
+        c->proto.max_packet = (uint32_t)json_integer_value(v);
+}
+
+int
+th_cluster_config_write(th_cluster_t *c, const char *config_template)
+{
+    char path[PATH_MAX + 16], *text = th__expand(c, config_template);
+    FILE *f;
+    int ok;
+
+    snprintf(path, sizeof(path), "%s/config.json", c->dir);
+    f = fopen(path, "w");
+    ok = f != NULL && fputs(text, f) >= 0;
+    if (f != NULL && fclose(f) != 0)
+        ok = 0;
+    json_decref(c->conf);
+    c->conf = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+    th__conf_apply(c);
+    ff_free(text);
+    if (!ok)
+        th_diag("cannot write %s: %s", path, strerror(errno));
+    return ok ? 0 : -1;
+}
+
+/* The repository root: $TH_REPO, else three levels above this binary
+ * (REPO/build/test/integration/x_test), else the current directory. */
+static void
+th__find_repo(char *out, size_t len)
+{
+    char exe[PATH_MAX], *slash;
+    ssize_t n;
+    int up;
+
+    if (getenv("TH_REPO") != NULL && realpath(getenv("TH_REPO"), exe) != NULL) {
+        snprintf(out, len, "%s", exe);
+        return;
+    }
+    n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    exe[n > 0 ? n : 0] = '\0';
+    for (up = 0; up < 4 && (slash = strrchr(exe, '/')) != NULL; up++)
+        *slash = '\0';
+    if (up < 4 || exe[0] == '\0')
+        getcwd(exe, sizeof(exe));
+    snprintf(out, len, "%s", exe);
+}
+
+th_cluster_t *
+th_cluster_new(const char *config_template)
+{
+    th_cluster_t *c = ff_calloc(1, sizeof(*c));
+    int i;
+
+    th__process_init();
+    c->failures_at_new = th_failed;
+    th__find_repo(c->repo, sizeof(c->repo));
+    snprintf(c->dir, sizeof(c->dir), "/tmp/ffth-%.40s-XXXXXX", program_invocation_short_name);
+    if (mkdtemp(c->dir) == NULL) {
+        th_ok(0, "cluster: mkdtemp %s: %s", c->dir, strerror(errno));
+        ff_free(c);
+        return NULL;
+    }
+    for (i = 0; i < TH_NPORTS; i++)
+        c->ports[i] = th_free_port();
+    c->next = th_clusters;
+    th_clusters = c;
+    if (th_cluster_config_write(c, config_template) < 0) {
+        th_ok(0, "cluster: config.json written");
+        th_cluster_free(c);
+        return NULL;
+    }
+    return c;
+}
