@@ -4,7 +4,7 @@
 #   make bench    load figures              make format / format-check / deps / clean
 
 CC      ?= gcc
-PKGS    := libuv jansson libcmocka
+PKGS    := libuv jansson cmocka msgpack
 DEBS    := gcc make pkg-config libuv1-dev libjansson-dev libmsgpack-dev libcmocka-dev \
            libhttp-parser-dev clang-format
 CSTD    := -std=c11 -D_GNU_SOURCE
@@ -76,7 +76,7 @@ $(foreach a,$(wildcard apps/*),$(eval $(call APP_RULE,$(a),$(B)/apps)))
 $(foreach a,$(wildcard test/apps/*),$(eval $(call APP_RULE,$(a),$(B)/test/apps)))
 
 $(B)/test/unit/%: $(B)/test/unit/%.o $(B)/libffcommon.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs cmocka 2>/dev/null)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs cmocka msgpack 2>/dev/null)
 $(B)/test/integration/%: $(B)/test/integration/%.o $(IHARN_OBJ) $(B)/libffclient.a $(B)/libffcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 

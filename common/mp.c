@@ -327,5 +327,9 @@ ff_mp_skip(ff_mp_reader_t *r)
     if ((*t & 0xe0) == 0xa0 || *t == 0xc0 || (*t >= 0xc4 && *t <= 0xc6) ||
         (*t >= 0xd9 && *t <= 0xdb))
         return ff_mp_get_bytes(r, &p, &n);
+    if (*t == 0xcf) {
+        uint64_t u;
+        return ff_mp_get_uint(r, &u);
+    }
     return ff_mp_get_int(r, &i);
 }

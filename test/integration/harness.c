@@ -251,7 +251,7 @@ th_error_code(const void *body, size_t len)
 
 /* ---- process bookkeeping: what to kill if the test dies ---- */
 
-static th_cluster_t *th_clusters;      /* every cluster not yet freed */
+static th_cluster_t *th_clusters;        /* every cluster not yet freed */
 static volatile pid_t th_kill_list[512]; /* read by the signal handler */
 
 static void
@@ -558,4 +558,536 @@ th_cluster_new(const char *config_template)
         return NULL;
     }
     return c;
+}
+
+/* ---- master process ---- */
+
+/* In the child: wire up cwd, stdio and the death signal, then exec master. */
+static void
+th__exec_master(const th_cluster_t *c, const char *const *argv, pid_t parent)
+{
+    char out[PATH_MAX + 16];
+    sigset_t none;
+    int fd;
+
+    /* master must not outlive a test that crashed or was killed by the runner. */
+    prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
+    if (getppid() != parent)
+        _exit(127);
+    snprintf(out, sizeof(out), "%s/master.out", c->dir);
+    if ((fd = open(out, O_WRONLY | O_CREAT | O_APPEND, 0644)) >= 0) {
+        dup2(fd, STDOUT_FILENO);
+        dup2(fd, STDERR_FILENO);
+        close(fd);
+    }
+    if ((fd = open("/dev/null", O_RDONLY)) >= 0) {
+        dup2(fd, STDIN_FILENO);
+        close(fd);
+    }
+    if (chdir(c->dir) < 0)
+        _exit(127);
+    signal(SIGPIPE, SIG_DFL);
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    execv(argv[0], (char *const *)argv);
+    dprintf(STDERR_FILENO, "harness: exec %s: %s\n", argv[0], strerror(errno));
+    _exit(127);
+}
+
+int
+th_cluster_spawn(th_cluster_t *c, const char *const *extra_args)
+{
+    char master[PATH_MAX + 16], conf[PATH_MAX + 16];
+    const char *argv[16];
+    pid_t parent = getpid(), pid;
+    int argc = 0, i;
+
+    snprintf(master, sizeof(master), "%s/bin/master", c->repo);
+    snprintf(conf, sizeof(conf), "%s/config.json", c->dir);
+    if (access(master, X_OK) < 0) {
+        th_diag("%s: %s (build it first: make)", master, strerror(errno));
+        return -1;
+    }
+    argv[argc++] = master;
+    for (i = 0; extra_args != NULL && extra_args[i] != NULL && argc < 14; i++)
+        argv[argc++] = extra_args[i];
+    argv[argc++] = conf;
+    argv[argc] = NULL;
+    fflush(stdout);
+    fflush(stderr);
+    if ((pid = fork()) < 0) {
+        th_diag("fork: %s", strerror(errno));
+        return -1;
+    }
+    if (pid == 0)
+        th__exec_master(c, argv, parent);
+    c->master = pid;
+    c->reaped = false;
+    th__kill_list_add(pid);
+    return 0;
+}
+
+/* "exit status N" or "killed by signal N (NAME)". */
+static const char *
+th__describe_exit(int st, char *buf, size_t len)
+{
+    if (WIFEXITED(st))
+        snprintf(buf, len, "exit status %d", WEXITSTATUS(st));
+    else if (WIFSIGNALED(st))
+        snprintf(buf, len, "killed by signal %d (%s)", WTERMSIG(st), strsignal(WTERMSIG(st)));
+    else
+        snprintf(buf, len, "wait status 0x%x", (unsigned)st);
+    return buf;
+}
+
+int
+th_cluster_wait_exit(th_cluster_t *c, int timeout_ms, int *status)
+{
+    long long deadline = th_now_ms() + timeout_ms;
+
+    if (c->master <= 0)
+        return -1;
+    while (!th__master_exited(c)) {
+        if (th_now_ms() >= deadline)
+            return -1;
+        th__sleep_ms(TH_POLL_MS);
+    }
+    if (status != NULL)
+        *status = c->master_status;
+    return 0;
+}
+
+/* ---- web port ---- */
+
+int
+th_http_get(th_cluster_t *c, const char *path, int *status, char **body)
+{
+    char *b = NULL;
+    int rc = ffc_http_get(c->webhost, c->webport, path, TH_HTTP_MS, status, &b, NULL);
+
+    if (body != NULL)
+        *body = b;
+    else
+        ff_free(b);
+    return rc;
+}
+
+/* Parses a /status body and remembers the node PIDs in it. Returns a new reference or
+ * NULL. */
+static json_t *
+th__status_parse(th_cluster_t *c, const char *body)
+{
+    json_t *root = json_loads(body, 0, NULL), *node;
+    const char *name;
+    json_int_t pid;
+    size_t i;
+
+    json_array_foreach(json_object_get(root, "nodes"), i, node)
+    {
+        pid = json_integer_value(json_object_get(node, "pid"));
+        name = json_string_value(json_object_get(node, "name"));
+        if (pid > 0)
+            th__seen_add(c, name != NULL ? name : "?", (pid_t)pid);
+    }
+    return root;
+}
+
+json_t *
+th_cluster_status(th_cluster_t *c)
+{
+    char *body = NULL;
+    json_t *root = NULL;
+    int st;
+
+    if (th_http_get(c, "/status", &st, &body) == 0 && st == 200)
+        root = th__status_parse(c, body);
+    ff_free(body);
+    return root;
+}
+
+json_t *
+th_status_node(json_t *status, const char *name)
+{
+    json_t *node;
+    const char *n;
+    size_t i;
+
+    json_array_foreach(json_object_get(status, "nodes"), i, node)
+    {
+        n = json_string_value(json_object_get(node, "name"));
+        if (n != NULL && strcmp(n, name) == 0)
+            return node;
+    }
+    return NULL;
+}
+
+/* ---- readiness ---- */
+
+/* Whether every gate of the config lists `name` among its bus peers in status. */
+static bool
+th__gates_have_peer(const th_cluster_t *c, json_t *status, const char *name)
+{
+    json_t *srv, *peer;
+    const char *gate;
+    size_t i;
+    bool found;
+
+    json_object_foreach(json_object_get(c->conf, "servers"), gate, srv)
+    {
+        if (strcmp(th__role(gate, srv), "gate") != 0)
+            continue;
+        found = false;
+        json_array_foreach(json_object_get(th_status_node(status, gate), "peers"), i, peer)
+        {
+            if (json_is_string(peer) && strcmp(json_string_value(peer), name) == 0)
+                found = true;
+        }
+        if (!found)
+            return false;
+    }
+    return true;
+}
+
+/* Whether status shows every server of the config ready; otherwise says why. */
+static bool
+th__ready(const th_cluster_t *c, json_t *status, char *why, size_t len)
+{
+    json_t *servers = json_object_get(c->conf, "servers"), *srv, *node;
+    const char *name, *role, *state;
+
+    if (!json_is_object(servers)) {
+        snprintf(why, len, "config.json has no \"servers\" object (not valid JSON?)");
+        return false;
+    }
+    json_object_foreach(servers, name, srv)
+    {
+        node = th_status_node(status, name);
+        state = json_string_value(json_object_get(node, "state"));
+        role = th__role(name, srv);
+        if (node == NULL)
+            snprintf(why, len, "%s: not in /status", name);
+        else if (state == NULL || strcmp(state, "running") != 0)
+            snprintf(why, len, "%s: state %s", name, state != NULL ? state : "(none)");
+        else if (strcmp(role, "net") == 0 && !json_is_true(json_object_get(node, "gate")))
+            snprintf(why, len, "%s: \"gate\" is not true (no link to gate yet)", name);
+        else if ((strcmp(role, "net") == 0 || strcmp(role, "game") == 0) &&
+                 !th__gates_have_peer(c, status, name))
+            snprintf(why, len, "%s: not among the gate's \"peers\"", name);
+        else
+            continue;
+        return false;
+    }
+    return true;
+}
+
+/* One /status poll. Returns whether ready; keeps the body in *last and says why not. */
+static bool
+th__ready_once(th_cluster_t *c, char **last, char *why, size_t len)
+{
+    char *body = NULL;
+    json_t *root;
+    bool ok = false;
+    int st = 0, rc;
+
+    rc = ffc_http_get(c->webhost, c->webport, "/status", 2000, &st, &body, NULL);
+    if (rc < 0) {
+        snprintf(why, len, "GET /status: %s", ffc_strerror(rc));
+    } else if (st != 200) {
+        snprintf(why, len, "GET /status: HTTP %d", st);
+    } else if ((root = th__status_parse(c, body)) == NULL) {
+        snprintf(why, len, "GET /status: not JSON");
+    } else {
+        ok = th__ready(c, root, why, len);
+        json_decref(root);
+    }
+    if (body != NULL) {
+        ff_free(*last);
+        *last = body;
+    }
+    return ok;
+}
+
+int
+th_cluster_wait_ready(th_cluster_t *c, int timeout_ms)
+{
+    long long deadline = th_now_ms() + timeout_ms;
+    char why[512] = "no answer", desc[64], *last = NULL;
+    bool ready;
+
+    for (;;) {
+        if (th__master_exited(c)) {
+            th_diag("master exited (%s) before the cluster was ready",
+                    th__describe_exit(c->master_status, desc, sizeof(desc)));
+            break;
+        }
+        if ((ready = th__ready_once(c, &last, why, sizeof(why))) || th_now_ms() >= deadline)
+            break;
+        th__sleep_ms(TH_POLL_MS);
+    }
+    if (!ready && !c->reaped)
+        th_diag("cluster not ready after %d ms: %s", timeout_ms, why);
+    if (!ready && last != NULL)
+        th_diag("last /status: %s", last);
+    ff_free(last);
+    return ready ? 0 : -1;
+}
+
+th_cluster_t *
+th_cluster_start(const char *config_template)
+{
+    long long t0 = th_now_ms();
+    th_cluster_t *c = th_cluster_new(config_template);
+    bool ok;
+
+    if (c == NULL)
+        return NULL;
+    ok = th_cluster_spawn(c, NULL) == 0 &&
+         th_cluster_wait_ready(c, th__env_int("TH_READY_MS", 30000)) == 0;
+    th_ok(ok, "cluster ready: %zu servers in %lld ms (%s)",
+          json_object_size(json_object_get(c->conf, "servers")), th_now_ms() - t0, c->dir);
+    if (!ok) {
+        th_cluster_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* ---- stop and clean up ---- */
+
+static bool
+th__nodes_gone_cb(void *arg)
+{
+    th_cluster_t *c = arg;
+    int i;
+
+    for (i = 0; i < c->nseen; i++)
+        if (!th__pid_gone(c, c->seen[i]))
+            return false;
+    return true;
+}
+
+int
+th_cluster_stop(th_cluster_t *c)
+{
+    int stop_ms = th__env_int("TH_STOP_MS", 30000), st = 0, rc, killed;
+    char desc[64];
+    bool exited, ok;
+
+    if (!th__master_exited(c)) {
+        json_decref(th_cluster_status(c)); /* learn the PIDs of restarted nodes */
+        rc = th_http_get(c, "/stop", &st, NULL);
+        if (rc < 0 || st != 200)
+            th_diag("GET /stop: %s", rc < 0 ? ffc_strerror(rc) : "status not 200");
+    }
+    exited = th_cluster_wait_exit(c, stop_ms, NULL) == 0;
+    if (!exited)
+        th_diag("master (pid %d) still running %d ms after GET /stop: killing it and its nodes",
+                (int)c->master, stop_ms);
+    else
+        th_wait(th__nodes_gone_cb, c, 3000);
+    killed = th__kill_all(c);
+    ok = exited && WIFEXITED(c->master_status) && WEXITSTATUS(c->master_status) == 0;
+    if (exited && !ok)
+        th_diag("master %s", th__describe_exit(c->master_status, desc, sizeof(desc)));
+    if (killed > 0)
+        th_diag("%d node(s) outlived master", killed);
+    th_ok(ok && killed == 0, "cluster stopped: master exited 0 after GET /stop, no node left");
+    return ok && killed == 0 ? 0 : -1;
+}
+
+/* Prints the last TH_LOG_TAIL lines of a file to stderr as `# ` lines. */
+static void
+th__dump_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char *line = NULL, **ring = ff_calloc(TH_LOG_TAIL, sizeof(char *));
+    size_t cap = 0, n = 0, i;
+
+    fprintf(stderr, "# ---- %s%s ----\n", path, f == NULL ? " (missing)" : "");
+    while (f != NULL && getline(&line, &cap, f) >= 0) {
+        line[strcspn(line, "\n")] = '\0';
+        ff_free(ring[n % TH_LOG_TAIL]);
+        ring[n++ % TH_LOG_TAIL] = ff_strdup(line);
+    }
+    if (n > TH_LOG_TAIL)
+        fprintf(stderr, "# ... %zu earlier lines\n", n - TH_LOG_TAIL);
+    for (i = n > TH_LOG_TAIL ? n - TH_LOG_TAIL : 0; i < n; i++)
+        fprintf(stderr, "# %s\n", ring[i % TH_LOG_TAIL]);
+    for (i = 0; i < TH_LOG_TAIL; i++)
+        ff_free(ring[i]);
+    ff_free(ring);
+    free(line);
+    if (f != NULL)
+        fclose(f);
+}
+
+void
+th_cluster_dump_logs(th_cluster_t *c)
+{
+    static const char *const patterns[] = {"%s/master.out", "%s/*.log", "%s/*/*.log"};
+    char pat[PATH_MAX + 16];
+    glob_t g;
+    size_t i, j;
+
+    fflush(stdout);
+    c->logs_dumped = true;
+    for (i = 0; i < sizeof(patterns) / sizeof(patterns[0]); i++) {
+        snprintf(pat, sizeof(pat), patterns[i], c->dir);
+        if (glob(pat, 0, NULL, &g) != 0)
+            continue;
+        for (j = 0; j < g.gl_pathc; j++)
+            th__dump_file(g.gl_pathv[j]);
+        globfree(&g);
+    }
+    fflush(stderr);
+}
+
+static int
+th__rm_cb(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+    (void)sb;
+    (void)type;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+void
+th_cluster_free(th_cluster_t *c)
+{
+    th_cluster_t **pp;
+
+    if (c == NULL)
+        return;
+    th__kill_all(c);
+    if (th_failed > c->failures_at_new && !c->logs_dumped)
+        th_cluster_dump_logs(c);
+    if (getenv("TH_KEEP") != NULL)
+        th_diag("kept %s", c->dir);
+    else
+        nftw(c->dir, th__rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    for (pp = &th_clusters; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == c) {
+            *pp = c->next;
+            break;
+        }
+    }
+    json_decref(c->conf);
+    ff_free(c);
+}
+
+int
+th_done(void)
+{
+    while (th_clusters != NULL)
+        th_cluster_free(th_clusters);
+    printf("1..%d\n# %d passed, %d failed\n", th_count, th_count - th_failed, th_failed);
+    fflush(stdout);
+    return th_failed > 0 ? 1 : 0;
+}
+
+/* ---- accessors ---- */
+
+const char *
+th_cluster_dir(const th_cluster_t *c)
+{
+    return c->dir;
+}
+
+int
+th_cluster_port(const th_cluster_t *c, const char *name)
+{
+    int i;
+
+    for (i = 0; i < TH_NPORTS; i++)
+        if (strcmp(th_port_names[i], name) == 0)
+            return c->ports[i];
+    return -1;
+}
+
+pid_t
+th_master_pid(const th_cluster_t *c)
+{
+    return c->master;
+}
+
+const ff_frame_proto_t *
+th_cluster_proto(const th_cluster_t *c)
+{
+    return &c->proto;
+}
+
+pid_t
+th_node_pid(th_cluster_t *c, const char *name)
+{
+    json_t *st = th_cluster_status(c);
+    json_t *pid = json_object_get(th_status_node(st, name), "pid");
+    pid_t rc = json_is_integer(pid) ? (pid_t)json_integer_value(pid) : -1;
+
+    json_decref(st);
+    return rc;
+}
+
+const char *
+th_node_state(th_cluster_t *c, const char *name, char *buf, size_t len)
+{
+    json_t *st = th_cluster_status(c);
+    const char *s = json_string_value(json_object_get(th_status_node(st, name), "state"));
+
+    if (s != NULL)
+        snprintf(buf, len, "%s", s);
+    json_decref(st);
+    return s != NULL ? buf : NULL;
+}
+
+int
+th_wait_node_state(th_cluster_t *c, const char *name, const char *state, int timeout_ms)
+{
+    long long deadline = th_now_ms() + timeout_ms;
+    char buf[32];
+    const char *s;
+
+    for (;;) {
+        s = th_node_state(c, name, buf, sizeof(buf));
+        if (s != NULL && strcmp(s, state) == 0)
+            return 0;
+        if (th_now_ms() >= deadline)
+            break;
+        th__sleep_ms(TH_POLL_MS);
+    }
+    th_diag("%s: state %s after %d ms, wanted %s", name, s != NULL ? s : "(unknown)", timeout_ms,
+            state);
+    return -1;
+}
+
+/* The netport of the config's first net server, else @NETPORT@. */
+static int
+th__net_port(const th_cluster_t *c)
+{
+    json_t *srv, *port;
+    const char *name;
+
+    json_object_foreach(json_object_get(c->conf, "servers"), name, srv)
+    {
+        port = json_object_get(srv, "netport");
+        if (strcmp(th__role(name, srv), "net") == 0 && json_is_integer(port))
+            return (int)json_integer_value(port);
+    }
+    return c->ports[3];
+}
+
+ffc_t *
+th_connect_port(th_cluster_t *c, int port)
+{
+    ffc_t *cl = ffc_connect("127.0.0.1", port, &c->proto, 5000);
+
+    if (cl == NULL)
+        th_ok(0, "connect to 127.0.0.1:%d: %s", port, strerror(errno));
+    return cl;
+}
+
+ffc_t *
+th_connect(th_cluster_t *c)
+{
+    return th_connect_port(c, th__net_port(c));
 }

@@ -112,7 +112,8 @@ int th_cluster_stop(th_cluster_t *c);
 /* Kills anything still running (SIGKILL, by PID), prints the logs if any check failed while
  * the cluster existed, removes the temp dir unless TH_KEEP is set, frees c. NULL: no-op. */
 void th_cluster_free(th_cluster_t *c);
-/* Prints DIR/master.out and DIR/*.log to stderr, every line prefixed with `# `. */
+/* Prints DIR/master.out and every DIR/NAME.log (and DIR/SUB/NAME.log) to stderr, every line
+ * prefixed with `# `. */
 void th_cluster_dump_logs(th_cluster_t *c);
 
 /* The temp dir (absolute, no trailing slash). */
