@@ -95,7 +95,7 @@ grace_over_cb(uv_timer_t *t)
 static void
 stop_deadline_cb(uv_timer_t *t)
 {
-    ff_log(FF_LOG_WARN, "stop: %" PRIu64 " requests unanswered after %d ms; failing them",
+    ff_log(FF_LOG_WARN, "stop: %" PRIu64 " requests still pending after %d ms; failing them",
            net_conn_pending(), ff_conf->cluster.request_timeout_ms + 1000);
     net_conn_fail_all();
     uv_timer_start(t, grace_over_cb, STOP_GRACE_MS, 0);
