@@ -55,7 +55,7 @@ typedef struct {
 static const ff_apphost_ops_t *host_ops;
 static char *host_name;
 static ff_app_t *current;
-static ff_app_t *active; /* the module whose code is running now */
+static ff_app_t *active;  /* the module whose code is running now */
 static ff_map_t sessions; /* conn -> json_t object of session values */
 static channel_t *channels;
 static size_t nchannels;

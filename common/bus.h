@@ -80,8 +80,8 @@ typedef void (*ff_call_cb)(void *arg, int status, const char *result, size_t len
 typedef void (*ff_accept_cb)(ff_link_t *l, void *arg);
 
 /* Starts listening on host:port for inbound links. Returns 0 or a libuv error. */
-int ff_bus_listen(uv_loop_t *loop, uv_tcp_t *server, const char *host, int port,
-                  ff_accept_cb cb, void *arg);
+int ff_bus_listen(uv_loop_t *loop, uv_tcp_t *server, const char *host, int port, ff_accept_cb cb,
+                  void *arg);
 /* Creates an outbound link that connects to host:port and reconnects after any loss, with
  * backoff from 20 ms to 2 s, until freed. */
 ff_link_t *ff_link_connect(uv_loop_t *loop, const char *host, int port, const ff_link_cbs_t *cbs,
@@ -98,8 +98,8 @@ ff_buf_t *ff_link_out(ff_link_t *l);
 size_t ff_link_pending(const ff_link_t *l);
 /* Sends CALL(method, args) and arranges for cb to run exactly once. Returns 0, or
  * UV_ENOTCONN and cb never runs. */
-int ff_link_call(ff_link_t *l, const char *method, const char *args, int timeout_ms,
-                 ff_call_cb cb, void *arg);
+int ff_link_call(ff_link_t *l, const char *method, const char *args, int timeout_ms, ff_call_cb cb,
+                 void *arg);
 /* Closes the link: pending calls fail with UV_ECANCELED, no other callback runs after. */
 void ff_link_free(ff_link_t *l);
 
@@ -109,12 +109,12 @@ void ff_bus_put_hello(ff_buf_t *b, const char *name, const char *role, int pid,
 void ff_bus_put_call(ff_buf_t *b, uint32_t seq, const char *method, const char *args);
 void ff_bus_put_reply(ff_buf_t *b, uint32_t seq, int status, const char *result, size_t len);
 void ff_bus_put_notify(ff_buf_t *b, const char *method, const char *args);
-void ff_bus_put_request(ff_buf_t *b, uint64_t conn, uint32_t rseq, uint32_t cmd,
-                        const void *body, size_t len);
-void ff_bus_put_response(ff_buf_t *b, uint64_t conn, uint32_t rseq, int status,
-                         const void *body, size_t len);
-void ff_bus_put_push(ff_buf_t *b, const uint64_t *conns, size_t n, uint32_t cmd,
-                     const void *body, size_t len);
+void ff_bus_put_request(ff_buf_t *b, uint64_t conn, uint32_t rseq, uint32_t cmd, const void *body,
+                        size_t len);
+void ff_bus_put_response(ff_buf_t *b, uint64_t conn, uint32_t rseq, int status, const void *body,
+                         size_t len);
+void ff_bus_put_push(ff_buf_t *b, const uint64_t *conns, size_t n, uint32_t cmd, const void *body,
+                     size_t len);
 void ff_bus_put_conn_lost(ff_buf_t *b, uint64_t conn);
 void ff_bus_put_session(ff_buf_t *b, uint64_t conn, bool bound);
 /* Appends an error RESPONSE with body {"error":{"code":code,"message":msg}}. */

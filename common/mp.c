@@ -238,12 +238,18 @@ ff_mp_get_int(ff_mp_reader_t *r, int64_t *v)
         return 0;
     }
     switch (*t) {
-    case 0xcc: case 0xcd: case 0xce: case 0xcf:
+    case 0xcc:
+    case 0xcd:
+    case 0xce:
+    case 0xcf:
         if (get_be(r, 1 << (*t - 0xcc), &u) < 0 || (*t == 0xcf && u > INT64_MAX))
             return fail(r);
         *v = (int64_t)u;
         return 0;
-    case 0xd0: case 0xd1: case 0xd2: case 0xd3: {
+    case 0xd0:
+    case 0xd1:
+    case 0xd2:
+    case 0xd3: {
         int n = 1 << (*t - 0xd0);
         if (get_be(r, n, &u) < 0)
             return -1;
@@ -310,8 +316,8 @@ ff_mp_skip(ff_mp_reader_t *r)
 
     if (t == NULL)
         return fail(r);
-    if ((*t & 0xf0) == 0x90 || *t == 0xdc || *t == 0xdd || (*t & 0xf0) == 0x80 ||
-        *t == 0xde || *t == 0xdf) {
+    if ((*t & 0xf0) == 0x90 || *t == 0xdc || *t == 0xdd || (*t & 0xf0) == 0x80 || *t == 0xde ||
+        *t == 0xdf) {
         int is_map = (*t & 0xf0) == 0x80 || *t == 0xde || *t == 0xdf;
         if ((is_map ? ff_mp_get_map(r, &n) : ff_mp_get_array(r, &n)) < 0)
             return -1;

@@ -26,8 +26,8 @@ typedef struct {
     void (*status)(json_t *out);
 } ff_node_ops_t;
 
-extern uv_loop_t *ff_loop;            /* the process's one loop */
-extern const ff_conf_t *ff_conf;      /* the current config */
+extern uv_loop_t *ff_loop;              /* the process's one loop */
+extern const ff_conf_t *ff_conf;        /* the current config */
 extern const ff_conf_server_t *ff_self; /* this node's entry in ff_conf */
 
 /* Runs a node: `bin/<role> --config FILE --name NAME`. Returns the exit status. */

@@ -13,8 +13,7 @@ static uv_timer_t stop_timer;
 static uint64_t stop_deadline;
 
 static void
-local_respond(void *origin, uint64_t conn, uint32_t rseq, int status, const void *body,
-              size_t len)
+local_respond(void *origin, uint64_t conn, uint32_t rseq, int status, const void *body, size_t len)
 {
     (void)origin;
     gate_router_complete(conn, rseq, status, body, len);

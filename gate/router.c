@@ -520,9 +520,9 @@ gate_router_status(json_t *out)
         if (p->name[0])
             json_array_append_new(names, json_string(p->name));
         if (p->is_game)
-            json_array_append_new(nodes, json_pack("{s:s,s:I,s:I,s:I}", "name", p->name,
-                                                   "inflight", (json_int_t)p->inflight,
-                                                   "sessions", (json_int_t)p->bound, "commands",
+            json_array_append_new(nodes, json_pack("{s:s,s:I,s:I,s:I}", "name", p->name, "inflight",
+                                                   (json_int_t)p->inflight, "sessions",
+                                                   (json_int_t)p->bound, "commands",
                                                    (json_int_t)p->ncmds));
     }
     json_object_set_new(out, "peers", names);

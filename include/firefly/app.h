@@ -33,9 +33,9 @@ typedef void (*ff_conn_lost_fn)(ff_conn_t conn);
 typedef void (*ff_timer_fn)(void *arg);
 
 typedef struct {
-    int abi;                      /* FF_APP_ABI */
-    int (*init)(ff_app_t *app);   /* register handlers; non-zero = refuse to load */
-    void (*fini)(ff_app_t *app);  /* may be NULL; called before the library is unloaded */
+    int abi;                     /* FF_APP_ABI */
+    int (*init)(ff_app_t *app);  /* register handlers; non-zero = refuse to load */
+    void (*fini)(ff_app_t *app); /* may be NULL; called before the library is unloaded */
 } ff_app_module_t;
 
 #define FF_APP_MODULE(init_fn, fini_fn)                                                            \
