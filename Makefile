@@ -70,7 +70,7 @@ bin/ffbench: $(BENCH_OBJ) $(B)/libffclient.a $(B)/libffcommon.a
 define APP_RULE
 $(2)/lib$(notdir $(1)).so: $(wildcard $(1)/*.c) include/firefly/app.h
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(CFLAGS) -fPIC -shared -o $$@ $$(filter %.c,$$^)
+	$$(CC) $$(CFLAGS) -fPIC -shared -o $$@ $(wildcard $(1)/*.c)
 endef
 $(foreach a,$(wildcard apps/*),$(eval $(call APP_RULE,$(a),$(B)/apps)))
 $(foreach a,$(wildcard test/apps/*),$(eval $(call APP_RULE,$(a),$(B)/test/apps)))
