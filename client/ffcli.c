@@ -75,8 +75,9 @@ cli_load_config(cli_opts_t *o, const char *path)
     const char *name, *magic;
 
     if (root == NULL) {
-        fprintf(stderr, "ffcli: %s:%d:%d: %s\n", path, jerr.line, jerr.column, jerr.text);
-        return 1;
+        if (jerr.line > 0)
+            return cli_fail("%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
+        return cli_fail("%s", jerr.text);
     }
     nc = json_object_get(root, "netconnect");
     if ((magic = json_string_value(json_object_get(nc, "magic"))) != NULL && strlen(magic) == 4)
@@ -201,8 +202,9 @@ cli_interactive(ffc_t *c, const cli_opts_t *o)
         if (*body != '\0')
             *body++ = '\0';
         cli_print_pushes(c);
+        /* A failed request has printed why; only a lost connection ends the session. */
         if (cli_request(c, o, cmd, body, strlen(body)) != 0 && ffc_wait_closed(c, 0) == 0)
-            rc = cli_fail("%s", ffc_strerror(-ECONNRESET));
+            rc = 1;
         cli_print_pushes(c);
     }
     free(line);

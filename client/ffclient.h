@@ -45,8 +45,9 @@ void ffc_set_send_timeout(ffc_t *c, int timeout_ms);
 
 /* Sends one frame: the 17-byte header, then `len` bytes of body (body may be NULL when len
  * is 0). Writes everything or fails: returns 0, -ETIMEDOUT (part of the frame may have been
- * written), -ECONNRESET, or -EMSGSIZE when len does not fit the 32-bit length field. Does
- * not check len against maxPacket, so tests can send oversized frames. */
+ * written), -ECONNRESET (also at once when a receive has already seen the server close), or
+ * -EMSGSIZE when len does not fit the 32-bit length field. Does not check len against
+ * maxPacket, so tests can send oversized frames. */
 int ffc_send(ffc_t *c, uint32_t cmd, const void *body, size_t len);
 
 /* Sends arbitrary bytes as they are (malformed frames, split frames, garbage). Same returns

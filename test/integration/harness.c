@@ -511,26 +511,27 @@ th_cluster_config_write(th_cluster_t *c, const char *config_template)
     return ok ? 0 : -1;
 }
 
-/* The repository root: $TH_REPO, else three levels above this binary
- * (REPO/build/test/integration/x_test), else the current directory. */
-static void
-th__find_repo(char *out, size_t len)
+const char *
+th_repo(void)
 {
+    static char repo[PATH_MAX];
     char exe[PATH_MAX], *slash;
     ssize_t n;
     int up;
 
-    if (getenv("TH_REPO") != NULL && realpath(getenv("TH_REPO"), exe) != NULL) {
-        snprintf(out, len, "%s", exe);
-        return;
-    }
+    if (repo[0] != '\0')
+        return repo;
+    if (getenv("TH_REPO") != NULL && realpath(getenv("TH_REPO"), repo) != NULL)
+        return repo;
+    repo[0] = '\0';
     n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
     exe[n > 0 ? n : 0] = '\0';
     for (up = 0; up < 4 && (slash = strrchr(exe, '/')) != NULL; up++)
         *slash = '\0';
-    if (up < 4 || exe[0] == '\0')
-        getcwd(exe, sizeof(exe));
-    snprintf(out, len, "%s", exe);
+    if ((up < 4 || exe[0] == '\0') && getcwd(exe, sizeof(exe)) == NULL)
+        snprintf(exe, sizeof(exe), ".");
+    snprintf(repo, sizeof(repo), "%s", exe);
+    return repo;
 }
 
 th_cluster_t *
@@ -541,7 +542,7 @@ th_cluster_new(const char *config_template)
 
     th__process_init();
     c->failures_at_new = th_failed;
-    th__find_repo(c->repo, sizeof(c->repo));
+    snprintf(c->repo, sizeof(c->repo), "%s", th_repo());
     snprintf(c->dir, sizeof(c->dir), "/tmp/ffth-%.40s-XXXXXX", program_invocation_short_name);
     if (mkdtemp(c->dir) == NULL) {
         th_ok(0, "cluster: mkdtemp %s: %s", c->dir, strerror(errno));
@@ -889,7 +890,7 @@ th_cluster_stop(th_cluster_t *c)
     ok = exited && WIFEXITED(c->master_status) && WEXITSTATUS(c->master_status) == 0;
     if (exited && !ok)
         th_diag("master %s", th__describe_exit(c->master_status, desc, sizeof(desc)));
-    if (killed > 0)
+    if (exited && killed > 0)
         th_diag("%d node(s) outlived master", killed);
     th_ok(ok && killed == 0, "cluster stopped: master exited 0 after GET /stop, no node left");
     return ok && killed == 0 ? 0 : -1;
@@ -979,8 +980,11 @@ th_cluster_free(th_cluster_t *c)
 int
 th_done(void)
 {
-    while (th_clusters != NULL)
+    while (th_clusters != NULL) {
+        if (th_clusters->master > 0 && !th__master_exited(th_clusters))
+            th_diag("cluster %s was never stopped: killing it", th_clusters->dir);
         th_cluster_free(th_clusters);
+    }
     printf("1..%d\n# %d passed, %d failed\n", th_count, th_count - th_failed, th_failed);
     fflush(stdout);
     return th_failed > 0 ? 1 : 0;

@@ -69,6 +69,9 @@ long long th_now_ms(void);
 /* Calls cond(arg) every 20 ms until it returns true or timeout_ms pass. Returns 0 when it
  * became true (it is tried once more at the deadline), -1 on timeout. */
 int th_wait(bool (*cond)(void *arg), void *arg, int timeout_ms);
+/* The repository root, absolute: $TH_REPO, else three directories above this test binary
+ * (REPO/build/test/integration/x_test), else the current directory. Static storage. */
+const char *th_repo(void);
 /* The error code of a `{"error":{"code":N,"message":"..."}}` reply body, or 0 when the body
  * is not such an object. */
 int th_error_code(const void *body, size_t len);
