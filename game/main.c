@@ -138,12 +138,27 @@ stop_check_cb(uv_timer_t *t)
         game_exit();
 }
 
+/* Gate has stopped routing to this node (or is gone): finish what is in flight. */
+static void
+drained_cb(void *arg, int status, const char *result, size_t len)
+{
+    (void)arg;
+    (void)result;
+    (void)len;
+    if (status < 0)
+        ff_log(FF_LOG_WARN, "drain: %s; finishing what is in flight", uv_strerror(status));
+    uv_timer_start(&stop_timer, stop_check_cb, 0, 10);
+}
+
 static void
 game_stop(void)
 {
-    stop_deadline = uv_now(ff_loop) + (uint64_t)ff_conf->cluster.request_timeout_ms;
+    int timeout = ff_conf->cluster.request_timeout_ms;
+
+    stop_deadline = uv_now(ff_loop) + 2 * (uint64_t)timeout;
     uv_timer_init(ff_loop, &stop_timer);
-    uv_timer_start(&stop_timer, stop_check_cb, 0, 10);
+    if (ff_link_call(gate, "drain", "{}", timeout, drained_cb, NULL) < 0)
+        uv_timer_start(&stop_timer, stop_check_cb, 0, 10);
 }
 
 static void

@@ -22,6 +22,7 @@ typedef struct peer_s {
     ff_link_t *link;
     char name[64];
     bool is_net, is_game;
+    bool draining; /* stopping: gets no new requests, may still answer */
     uint32_t *cmds;
     size_t ncmds;
     size_t inflight, bound;
@@ -131,7 +132,7 @@ routes_rebuild(void)
     routes_clear();
     for (ff_list_t *n = peers.next; n != &peers; n = n->next) {
         peer_t *p = ff_container_of(n, peer_t, all);
-        for (size_t i = 0; p->is_game && ff_link_up(p->link) && i < p->ncmds; i++) {
+        for (size_t i = 0; p->is_game && !p->draining && ff_link_up(p->link) && i < p->ncmds; i++) {
             route_t *r = ff_map_get(&routes, (uint64_t)p->cmds[i] + 1);
             if (r == NULL) {
                 r = ff_calloc(1, sizeof(*r));
@@ -407,6 +408,25 @@ on_session(peer_t *node, const ff_bus_msg_t *m)
     }
 }
 
+/* "drain": a stopping node asks for no new requests. The reply follows every request
+ * already routed to it on the same link, so once it has the reply it knows that what it
+ * has received is all it will get. */
+static void
+on_call(peer_t *p, const ff_bus_msg_t *m)
+{
+    static const char ok[] = "{}";
+    int status = 0;
+
+    if (ff_str_eq(m->method, "drain")) {
+        p->draining = true;
+        routes_rebuild();
+        ff_log(FF_LOG_INFO, "node %s is draining", p->name);
+    } else {
+        status = UV_ENOSYS;
+    }
+    ff_bus_put_reply(ff_link_out(p->link), m->seq, status, ok, sizeof(ok) - 1);
+}
+
 /* ---- links ------------------------------------------------------------------------- */
 
 static void
@@ -433,6 +453,9 @@ peer_msg_cb(ff_link_t *l, const ff_bus_msg_t *m)
         break;
     case FF_BUS_SESSION:
         on_session(p, m);
+        break;
+    case FF_BUS_CALL:
+        on_call(p, m);
         break;
     default:
         ff_log(FF_LOG_WARN, "%s: unexpected bus frame kind %d", p->name, m->kind);
