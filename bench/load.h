@@ -1,5 +1,8 @@
-/* load: a closed-loop load client on one libuv loop: `conns` connections, each keeping
- * `depth` echo requests outstanding (pipelined), every reply checked against its request. */
+/* load: an echo load client on one libuv loop, every reply checked against its request.
+ * Closed loop: `conns` connections, each keeping `depth` requests outstanding (pipelined).
+ * Paced (rate > 0): open loop, requests issued on a fixed schedule of `rate` per second spread
+ * evenly over the connections, at most `depth` outstanding on each, and latency measured from
+ * each request's scheduled time, so a late reply also charges the requests queued behind it. */
 #ifndef BENCH_LOAD_H
 #define BENCH_LOAD_H
 
@@ -16,15 +19,17 @@ typedef struct {
     ff_frame_proto_t proto;
     uint32_t cmd; /* a command whose reply echoes the body */
     int conns, depth;
+    double rate;       /* 0: closed loop; else paced, requests per second over all conns */
     double warmup_s;   /* run but do not measure */
     double duration_s; /* then measure */
 } bench_load_opts_t;
 
 typedef struct {
-    uint64_t requests; /* replies to requests sent inside the measured window */
-    double seconds;    /* length of the measured window */
-    uint64_t errors;   /* wrong replies, failed or lost connections, requests lost (> 1 s) */
-    bench_hist_t hist; /* latency of the measured requests, in nanoseconds */
+    uint64_t requests;  /* replies to requests sent (paced: scheduled) inside the window */
+    uint64_t completed; /* replies received inside the window, whenever their request left */
+    double seconds;     /* length of the measured window */
+    uint64_t errors;    /* wrong replies, failed or lost connections, requests lost (> 1 s) */
+    bench_hist_t hist;  /* latency of the measured requests, in nanoseconds */
     char first_error[160];
 } bench_load_result_t;
 

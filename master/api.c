@@ -1,0 +1,89 @@
+/* api: routes a web request to the supervisor or the status collector and turns their
+ * outcome into an answer. While the cluster stops, /reload answers 503 {"error":"stopping"};
+ * /status keeps working and a second /stop waits for the same end as the first. */
+#include "api.h"
+
+#include <string.h>
+
+#include "conf.h"
+#include "log.h"
+#include "status.h"
+#include "super.h"
+
+static const char *api_conf_path;
+
+void
+api_init(const char *conf_path)
+{
+    api_conf_path = conf_path;
+}
+
+static json_t *
+api_error(const char *what)
+{
+    return json_pack("{s:s}", "error", what);
+}
+
+static void
+api_status_cb(void *arg, json_t *doc)
+{
+    web_reply(arg, 200, NULL, doc);
+}
+
+static void
+api_stopped_cb(void *arg)
+{
+    web_reply(arg, 200, NULL, json_pack("{s:b}", "stopped", 1));
+}
+
+static void
+api_reload_cb(void *arg, int status, json_t *result)
+{
+    if (status < 0)
+        web_reply(arg, 503, NULL, api_error("stopping"));
+    else
+        web_reply(arg, 200, NULL, result);
+}
+
+/* Re-reads the config; a file that does not validate changes nothing. */
+static void
+api_reload(web_req_t *req)
+{
+    char err[1024];
+    ff_conf_t *conf;
+
+    if (super_stopping()) {
+        web_reply(req, 503, NULL, api_error("stopping"));
+        return;
+    }
+    conf = ff_conf_load(api_conf_path, err, sizeof(err));
+    if (conf == NULL) {
+        ff_log(FF_LOG_WARN, "reload refused: %s", err);
+        web_reply(req, 400, NULL, api_error(err));
+        return;
+    }
+    ff_log(FF_LOG_INFO, "reload requested on the web port");
+    if (super_reload(conf, api_reload_cb, req) < 0)
+        web_reply(req, 503, NULL, api_error("stopping"));
+}
+
+void
+api_route(web_req_t *req, void *arg)
+{
+    const char *path = web_req_path(req);
+
+    (void)arg;
+    if (web_req_method(req) != HTTP_GET) {
+        web_reply(req, 405, "Allow: GET\r\n", api_error("method not allowed"));
+    } else if (strcmp(path, "/status") == 0) {
+        status_collect(api_status_cb, req);
+    } else if (strcmp(path, "/stop") == 0) {
+        if (!super_stopping())
+            ff_log(FF_LOG_INFO, "stop requested on the web port");
+        super_stop_all(api_stopped_cb, req);
+    } else if (strcmp(path, "/reload") == 0 || strcmp(path, "/reloadmodule") == 0) {
+        api_reload(req);
+    } else {
+        web_reply(req, 404, NULL, api_error("not found"));
+    }
+}

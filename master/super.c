@@ -1,0 +1,742 @@
+/* super: master's supervisor: the node table, restarts with backoff, the role-ordered
+ * graceful stop and the application of a reloaded config.
+ *
+ * Each node has one timer: the restart backoff while it is "restarting", the SIGKILL
+ * deadline while it is "stopping". Children are reaped by a SIGCHLD handler (waitpid(-1)),
+ * after which super_progress() moves every waiting operation on: the current reload, the
+ * stop phases, and the freeing of nodes that a reload removed. Backoff after an unexpected
+ * exit is 100 ms doubled for every restart still inside cluster.restartWindow, capped at
+ * 5 s; once cluster.maxRestarts restarts are inside the window, the next unexpected exit
+ * marks the node failed. Times are taken from uv_hrtime(), because spawning blocks the
+ * loop briefly and uv_now() would lag behind. */
+#include "super.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "alloc.h"
+#include "list.h"
+#include "log.h"
+#include "spawn.h"
+
+#define SUPER_BACKOFF_MIN_MS 100
+#define SUPER_BACKOFF_MAX_MS 5000
+#define SUPER_KILL_GRACE_MS 5000
+
+typedef struct {
+    char *name;
+    ff_role_t role;
+    char *host; /* with the ports: what a reload compares to decide on a restart */
+    int rootport, netport;
+    super_state_t state;
+    pid_t pid;
+    ff_link_t *link;
+    uint64_t started; /* ms, when the current process was forked */
+    int restarts;
+    uint64_t *recent; /* ms of the restarts still inside the window, oldest first */
+    int nrecent;
+    unsigned gen;     /* the config generation the process was started with */
+    bool removed;     /* gone from the config: freed once it has no process */
+    bool respawn;     /* changed in the config: started again once it has exited */
+    bool reload_wait; /* the current reload waits for it to exit */
+    bool sent_term;   /* stopped with SIGTERM: dying of it is a clean stop */
+    char last_exit[64];
+    uv_timer_t timer;
+} node_t;
+
+typedef struct {
+    super_done_cb cb;
+    void *arg;
+} waiter_t;
+
+typedef struct {
+    ff_list_t link;
+    ff_conf_t *conf; /* the config to apply; NULL once applied */
+    super_reload_cb cb;
+    void *arg;
+    json_t *result;
+    int pending; /* nodes it waits for, plus one while it is being applied */
+} reload_t;
+
+static const ff_role_t stop_order[] = {FF_ROLE_NET, FF_ROLE_GATE, FF_ROLE_GAME, FF_ROLE_DBFRONT};
+#define STOP_PHASES (sizeof(stop_order) / sizeof(stop_order[0]))
+
+static struct {
+    uv_loop_t *loop;
+    ff_conf_t *conf;
+    char *exe_dir, *conf_path;
+    node_t **nodes;
+    size_t n;
+    unsigned gen;
+    uv_signal_t sigchld;
+    bool stopping, stopped;
+    size_t phase;
+    waiter_t *waiters;
+    size_t nwaiters;
+    super_done_cb on_stopped;
+    void *on_stopped_arg;
+    ff_list_t reloads; /* the head is being applied */
+} S;
+
+static void node_crashed(node_t *n);
+static void super_progress(void);
+static void reload_begin(reload_t *op);
+
+static uint64_t
+now_ms(void)
+{
+    return uv_hrtime() / 1000000;
+}
+
+static bool
+str_eq(const char *a, const char *b)
+{
+    return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* ---- nodes ------------------------------------------------------------------------- */
+
+static void
+node_configure(node_t *n, const ff_conf_server_t *srv)
+{
+    ff_free(n->host);
+    n->host = ff_strdup(srv->host);
+    n->role = srv->role;
+    n->rootport = srv->rootport;
+    n->netport = srv->netport;
+}
+
+static bool
+node_changed(const node_t *n, const ff_conf_server_t *srv)
+{
+    return n->role != srv->role || n->rootport != srv->rootport || n->netport != srv->netport ||
+           !str_eq(n->host, srv->host);
+}
+
+static node_t *
+node_new(const ff_conf_server_t *srv)
+{
+    node_t *n = ff_calloc(1, sizeof(*n));
+
+    n->name = ff_strdup(srv->name);
+    node_configure(n, srv);
+    n->state = SUPER_STOPPED;
+    uv_timer_init(S.loop, &n->timer);
+    n->timer.data = n;
+    S.nodes = ff_realloc(S.nodes, (S.n + 1) * sizeof(*S.nodes));
+    S.nodes[S.n++] = n;
+    return n;
+}
+
+static void
+node_closed_cb(uv_handle_t *h)
+{
+    node_t *n = h->data;
+
+    ff_free(n->name);
+    ff_free(n->host);
+    ff_free(n->recent);
+    ff_free(n);
+}
+
+/* The node named `name` (removed or not: names are unique in the table), or NULL. */
+static node_t *
+node_by_name(const char *name)
+{
+    for (size_t i = 0; i < S.n; i++)
+        if (strcmp(S.nodes[i]->name, name) == 0)
+            return S.nodes[i];
+    return NULL;
+}
+
+static node_t *
+node_by_pid(pid_t pid)
+{
+    for (size_t i = 0; i < S.n; i++)
+        if (S.nodes[i]->pid == pid)
+            return S.nodes[i];
+    return NULL;
+}
+
+static void
+node_notify(node_t *n, const char *method)
+{
+    ff_buf_t *b = n->link != NULL ? ff_link_out(n->link) : NULL;
+
+    if (b != NULL)
+        ff_bus_put_notify(b, method, "{}");
+}
+
+/* Forks the node's role binary; a failed exec counts as a crash. */
+static void
+node_spawn(node_t *n)
+{
+    const char *role = ff_conf_role_name(n->role);
+    size_t len = strlen(S.exe_dir) + strlen(role) + 2;
+    char *path = ff_malloc(len);
+    char *argv[] = {path, (char *)"--config", S.conf_path, (char *)"--name", n->name, NULL};
+    pid_t pid = 0;
+    int rc;
+
+    snprintf(path, len, "%s/%s", S.exe_dir, role);
+    rc = spawn_process(path, argv, &pid);
+    if (rc < 0) {
+        ff_log(FF_LOG_ERROR, "cannot start %s: %s: %s", n->name, path, strerror(-rc));
+        snprintf(n->last_exit, sizeof(n->last_exit), "exec failed: %s", strerror(-rc));
+        ff_free(path);
+        node_crashed(n);
+        return;
+    }
+    ff_free(path);
+    n->pid = pid;
+    n->link = NULL;
+    n->state = SUPER_STARTING;
+    n->started = now_ms();
+    n->gen = S.gen;
+    ff_log(FF_LOG_INFO, "started %s (%s, pid %d)", n->name, role, (int)pid);
+}
+
+/* A fresh start (a reload added, changed or revived the node): the counters begin anew. */
+static void
+node_spawn_fresh(node_t *n)
+{
+    n->restarts = 0;
+    n->nrecent = 0;
+    node_spawn(n);
+}
+
+static void
+node_timer_cb(uv_timer_t *t)
+{
+    node_t *n = t->data;
+
+    if (n->state == SUPER_RESTARTING) {
+        n->recent = ff_realloc(n->recent, (size_t)(n->nrecent + 1) * sizeof(*n->recent));
+        n->recent[n->nrecent++] = now_ms();
+        n->restarts++;
+        node_spawn(n);
+    } else if (n->state == SUPER_STOPPING && n->pid > 0) {
+        ff_log(FF_LOG_WARN,
+               "%s (pid %d) has not exited %d ms after being told to stop; "
+               "sending SIGKILL",
+               n->name, (int)n->pid, S.conf->cluster.request_timeout_ms + SUPER_KILL_GRACE_MS);
+        kill(n->pid, SIGKILL);
+    }
+}
+
+/* The node has no process after an unexpected exit or a failed exec: restart it after the
+ * backoff, unless it restarted too often lately or the cluster is stopping. */
+static void
+node_crashed(node_t *n)
+{
+    uint64_t now = now_ms(), window = (uint64_t)S.conf->cluster.restart_window_s * 1000;
+    int keep = 0, delay = SUPER_BACKOFF_MIN_MS;
+
+    if (S.stopping || n->removed) {
+        n->state = SUPER_STOPPED;
+        return;
+    }
+    for (int i = 0; i < n->nrecent; i++)
+        if (now - n->recent[i] < window)
+            n->recent[keep++] = n->recent[i];
+    n->nrecent = keep;
+    if (n->nrecent >= S.conf->cluster.max_restarts) {
+        n->state = SUPER_FAILED;
+        ff_log(FF_LOG_ERROR, "giving up on %s after %d restarts in %d s", n->name, n->nrecent,
+               S.conf->cluster.restart_window_s);
+        return;
+    }
+    for (int i = 0; i < n->nrecent && delay < SUPER_BACKOFF_MAX_MS; i++)
+        delay *= 2;
+    if (delay > SUPER_BACKOFF_MAX_MS)
+        delay = SUPER_BACKOFF_MAX_MS;
+    n->state = SUPER_RESTARTING;
+    ff_log(FF_LOG_INFO, "restarting %s in %d ms", n->name, delay);
+    uv_timer_start(&n->timer, node_timer_cb, (uint64_t)delay, 0);
+}
+
+/* Tells a node to stop: NOTIFY stop over its control link, or SIGTERM when it has none; then
+ * arms the SIGKILL deadline. A node without a process is simply marked stopped. */
+static void
+node_stop(node_t *n)
+{
+    ff_buf_t *b;
+
+    if (n->state == SUPER_RESTARTING) {
+        uv_timer_stop(&n->timer);
+        n->state = SUPER_STOPPED;
+    }
+    if (n->state != SUPER_STARTING && n->state != SUPER_RUNNING)
+        return;
+    b = n->state == SUPER_RUNNING && n->link != NULL ? ff_link_out(n->link) : NULL;
+    if (b != NULL) {
+        ff_bus_put_notify(b, "stop", "{}");
+        ff_log(FF_LOG_INFO, "stopping %s (pid %d)", n->name, (int)n->pid);
+    } else {
+        ff_log(FF_LOG_INFO, "stopping %s (pid %d) with SIGTERM: no control link", n->name,
+               (int)n->pid);
+        kill(n->pid, SIGTERM);
+        n->sent_term = true;
+    }
+    n->state = SUPER_STOPPING;
+    uv_timer_start(&n->timer, node_timer_cb,
+                   (uint64_t)S.conf->cluster.request_timeout_ms + SUPER_KILL_GRACE_MS, 0);
+}
+
+static reload_t *
+reload_current(void)
+{
+    return ff_list_empty(&S.reloads) ? NULL : ff_container_of(S.reloads.next, reload_t, link);
+}
+
+/* The node has no process any more after being told to stop. */
+static void
+node_after_stop(node_t *n)
+{
+    if (n->reload_wait) {
+        n->reload_wait = false;
+        reload_current()->pending--;
+    }
+    if (n->respawn) {
+        n->respawn = false;
+        if (!S.stopping)
+            node_spawn_fresh(n);
+    }
+}
+
+static void
+describe_exit(int wstatus, char *buf, size_t len)
+{
+    if (WIFEXITED(wstatus))
+        snprintf(buf, len, "exit status %d", WEXITSTATUS(wstatus));
+    else if (WIFSIGNALED(wstatus))
+        snprintf(buf, len, "signal %d (%s)%s", WTERMSIG(wstatus), strsignal(WTERMSIG(wstatus)),
+                 WCOREDUMP(wstatus) ? ", core dumped" : "");
+    else
+        snprintf(buf, len, "wait status 0x%x", (unsigned)wstatus);
+}
+
+static void
+node_exited(node_t *n, int wstatus)
+{
+    bool clean = (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) ||
+                 (n->sent_term && WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGTERM);
+    pid_t pid = n->pid;
+
+    describe_exit(wstatus, n->last_exit, sizeof(n->last_exit));
+    n->pid = 0;
+    n->link = NULL;
+    n->sent_term = false;
+    uv_timer_stop(&n->timer);
+    if (n->state != SUPER_STOPPING) {
+        /* Even status 0: a node only exits on its own when something went wrong. */
+        ff_log(FF_LOG_WARN, "%s (pid %d) exited unexpectedly: %s", n->name, (int)pid, n->last_exit);
+        node_crashed(n);
+        return;
+    }
+    if (clean)
+        ff_log(FF_LOG_INFO, "%s (pid %d) stopped", n->name, (int)pid);
+    else
+        ff_log(FF_LOG_WARN, "%s (pid %d) stopped with %s", n->name, (int)pid, n->last_exit);
+    n->state = SUPER_STOPPED;
+    node_after_stop(n);
+}
+
+static void
+sigchld_cb(uv_signal_t *h, int signum)
+{
+    int wstatus;
+    pid_t pid;
+
+    (void)h;
+    (void)signum;
+    while ((pid = waitpid(-1, &wstatus, WNOHANG)) > 0) {
+        node_t *n = node_by_pid(pid);
+        if (n != NULL)
+            node_exited(n, wstatus);
+        else
+            ff_log(FF_LOG_DEBUG, "reaped unknown child %d", (int)pid);
+    }
+    super_progress();
+}
+
+/* Frees the nodes a reload removed once they have no process. */
+static void
+sweep(void)
+{
+    size_t keep = 0;
+
+    for (size_t i = 0; i < S.n; i++) {
+        node_t *n = S.nodes[i];
+        if (n->removed && n->pid == 0)
+            uv_close((uv_handle_t *)&n->timer, node_closed_cb);
+        else
+            S.nodes[keep++] = n;
+    }
+    S.n = keep;
+}
+
+/* ---- stop -------------------------------------------------------------------------- */
+
+static void
+stop_finish(void)
+{
+    waiter_t *w = S.waiters;
+    size_t nw = S.nwaiters;
+    bool first = !S.stopped;
+
+    S.waiters = NULL;
+    S.nwaiters = 0;
+    S.stopped = true;
+    if (first)
+        ff_log(FF_LOG_INFO, "all servers have stopped");
+    for (size_t i = 0; i < nw; i++)
+        if (w[i].cb != NULL)
+            w[i].cb(w[i].arg);
+    ff_free(w);
+    if (first && S.on_stopped != NULL)
+        S.on_stopped(S.on_stopped_arg);
+}
+
+/* Stops the nodes of the current phase's role; moves to the next role once none of them
+ * has a process any more. */
+static void
+stop_advance(void)
+{
+    while (S.phase < STOP_PHASES) {
+        bool alive = false;
+
+        for (size_t i = 0; i < S.n; i++) {
+            node_t *n = S.nodes[i];
+            if (n->role != stop_order[S.phase])
+                continue;
+            node_stop(n);
+            alive = alive || n->pid > 0;
+        }
+        if (alive)
+            return;
+        S.phase++;
+    }
+    stop_finish();
+}
+
+void
+super_stop_all(super_done_cb cb, void *arg)
+{
+    S.waiters = ff_realloc(S.waiters, (S.nwaiters + 1) * sizeof(*S.waiters));
+    S.waiters[S.nwaiters++] = (waiter_t){cb, arg};
+    if (!S.stopping) {
+        S.stopping = true;
+        ff_log(FF_LOG_INFO, "stopping the cluster (net, gate, game, dbfront)");
+        /* A pending restart would otherwise fork a node of a role already stopped. */
+        for (size_t i = 0; i < S.n; i++)
+            if (S.nodes[i]->state == SUPER_RESTARTING)
+                node_stop(S.nodes[i]);
+    }
+    stop_advance();
+}
+
+bool
+super_stopping(void)
+{
+    return S.stopping;
+}
+
+/* ---- reload ------------------------------------------------------------------------ */
+
+static void
+reload_end(reload_t *op, int status)
+{
+    reload_t *next;
+
+    ff_list_remove(&op->link);
+    ff_conf_free(op->conf);
+    if (status < 0) {
+        json_decref(op->result);
+        op->result = NULL;
+    }
+    op->cb(op->arg, status, op->result);
+    ff_free(op);
+    next = reload_current();
+    if (next != NULL)
+        reload_begin(next);
+}
+
+static void
+reload_check(void)
+{
+    reload_t *op = reload_current();
+
+    if (op != NULL && op->pending == 0)
+        reload_end(op, 0);
+}
+
+/* Stops a node for a reload; the reload waits for its exit. */
+static void
+reload_stop(reload_t *op, node_t *n)
+{
+    node_stop(n);
+    if (n->pid > 0) {
+        n->reload_wait = true;
+        op->pending++;
+    } else {
+        node_after_stop(n);
+    }
+}
+
+static void
+reload_node(reload_t *op, node_t *n, json_t *started, json_t *stopped)
+{
+    const ff_conf_server_t *srv = ff_conf_server(S.conf, n->name);
+
+    if (srv == NULL) {
+        if (n->removed)
+            return; /* still stopping from an earlier reload */
+        n->removed = true;
+        json_array_append_new(stopped, json_string(n->name));
+        reload_stop(op, n);
+    } else if (n->removed || node_changed(n, srv)) {
+        /* Back in the config while its old process still stops: start it again after. */
+        n->removed = false;
+        node_configure(n, srv);
+        n->respawn = true;
+        json_array_append_new(stopped, json_string(n->name));
+        json_array_append_new(started, json_string(n->name));
+        reload_stop(op, n);
+    } else if (n->state == SUPER_FAILED || n->state == SUPER_STOPPED) {
+        json_array_append_new(started, json_string(n->name));
+        node_spawn_fresh(n);
+    } else if (n->state == SUPER_RUNNING) {
+        /* A node still starting gets it after its HELLO (see super_bind). */
+        node_notify(n, "reload");
+        n->gen = S.gen;
+    }
+}
+
+/* Puts the table in the new config's order, the nodes being removed last. */
+static void
+reload_reorder(void)
+{
+    node_t **v = ff_malloc((S.n + 1) * sizeof(*v));
+    size_t k = 0;
+
+    for (int i = 0; i < S.conf->nservers; i++)
+        v[k++] = node_by_name(S.conf->servers[i].name);
+    for (size_t i = 0; i < S.n; i++)
+        if (S.nodes[i]->removed)
+            v[k++] = S.nodes[i];
+    ff_free(S.nodes);
+    S.nodes = v;
+    S.n = k;
+}
+
+static void
+reload_check_master(const ff_conf_t *a, const ff_conf_t *b)
+{
+    char err[512];
+
+    if (!str_eq(a->master.roothost, b->master.roothost) ||
+        a->master.rootport != b->master.rootport || !str_eq(a->master.webhost, b->master.webhost) ||
+        a->master.webport != b->master.webport || !str_eq(a->master.log, b->master.log))
+        ff_log(FF_LOG_WARN, "reload: the master section changed; that takes a master restart");
+    if (spawn_log_dirs(b, err, sizeof(err)) < 0)
+        ff_log(FF_LOG_WARN, "reload: %s", err);
+}
+
+static void
+reload_begin(reload_t *op)
+{
+    ff_conf_t *old = S.conf;
+    json_t *started = json_array(), *stopped = json_array();
+    size_t n;
+
+    if (S.stopping) {
+        json_decref(started);
+        json_decref(stopped);
+        reload_end(op, UV_ECANCELED);
+        return;
+    }
+    /* Nodes an earlier reload removed are freed first, so that a name that comes back
+     * gets a new node rather than the removed one. */
+    sweep();
+    n = S.n;
+    S.conf = op->conf;
+    op->conf = NULL;
+    S.gen++;
+    ff_log_level = S.conf->cluster.log_level;
+    reload_check_master(old, S.conf);
+    op->pending = 1;
+    for (size_t i = 0; i < n; i++)
+        reload_node(op, S.nodes[i], started, stopped);
+    for (int i = 0; i < S.conf->nservers; i++) {
+        if (node_by_name(S.conf->servers[i].name) != NULL)
+            continue;
+        json_array_append_new(started, json_string(S.conf->servers[i].name));
+        node_spawn_fresh(node_new(&S.conf->servers[i]));
+    }
+    reload_reorder();
+    ff_conf_free(old);
+    ff_log(FF_LOG_INFO, "reloaded %s: %zu started, %zu stopped", S.conf->path,
+           json_array_size(started), json_array_size(stopped));
+    op->result = json_pack("{s:b,s:o,s:o}", "reloaded", 1, "started", started, "stopped", stopped);
+    op->pending--;
+    super_progress();
+}
+
+int
+super_reload(ff_conf_t *conf, super_reload_cb cb, void *arg)
+{
+    reload_t *op;
+    bool idle = ff_list_empty(&S.reloads);
+
+    if (S.stopping) {
+        ff_conf_free(conf);
+        return UV_ECANCELED;
+    }
+    op = ff_calloc(1, sizeof(*op));
+    op->conf = conf;
+    op->cb = cb;
+    op->arg = arg;
+    ff_list_push(&S.reloads, &op->link);
+    if (idle)
+        reload_begin(op);
+    return 0;
+}
+
+/* After any change of node state: finish the current reload if it waits for nothing more,
+ * move the stop on, free removed nodes. */
+static void
+super_progress(void)
+{
+    reload_check();
+    if (S.stopping)
+        stop_advance();
+    sweep();
+}
+
+/* ---- links and queries ------------------------------------------------------------- */
+
+int
+super_bind(ff_link_t *l, const char *name, const char *role, int64_t pid, char *why, size_t whylen)
+{
+    node_t *n = node_by_name(name);
+
+    if (n == NULL) {
+        snprintf(why, whylen, "no server named \"%s\"", name);
+        return -1;
+    }
+    if (strcmp(role, ff_conf_role_name(n->role)) != 0) {
+        snprintf(why, whylen, "%s is a %s, not a %s", name, ff_conf_role_name(n->role), role);
+        return -1;
+    }
+    if (n->pid == 0 || (int64_t)n->pid != pid) {
+        snprintf(why, whylen, "master's %s is pid %d, not %lld", name, (int)n->pid, (long long)pid);
+        return -1;
+    }
+    n->link = l;
+    if (n->state == SUPER_STARTING) {
+        n->state = SUPER_RUNNING;
+        ff_log(FF_LOG_INFO, "%s is running (pid %d)", name, (int)n->pid);
+    }
+    /* It read the config before a reload that happened while it was starting. */
+    if (n->state == SUPER_RUNNING && n->gen != S.gen) {
+        node_notify(n, "reload");
+        n->gen = S.gen;
+    }
+    return 0;
+}
+
+void
+super_unbind(ff_link_t *l)
+{
+    for (size_t i = 0; i < S.n; i++) {
+        node_t *n = S.nodes[i];
+        if (n->link != l)
+            continue;
+        n->link = NULL;
+        if (n->state == SUPER_RUNNING)
+            ff_log(FF_LOG_INFO, "lost the control link of %s (pid %d)", n->name, (int)n->pid);
+    }
+}
+
+size_t
+super_count(void)
+{
+    return S.n;
+}
+
+void
+super_info(size_t i, super_info_t *out)
+{
+    const node_t *n = S.nodes[i];
+
+    out->name = n->name;
+    out->role = n->role;
+    out->state = n->state;
+    out->pid = n->pid;
+    out->restarts = n->restarts;
+    out->uptime_ms = n->pid > 0 ? now_ms() - n->started : 0;
+    out->link = n->link;
+    out->last_exit = n->last_exit;
+}
+
+const char *
+super_state_name(super_state_t state)
+{
+    static const char *const names[] = {"starting", "running",    "stopping",
+                                        "stopped",  "restarting", "failed"};
+    return (unsigned)state < sizeof(names) / sizeof(names[0]) ? names[state] : "unknown";
+}
+
+const ff_conf_t *
+super_conf(void)
+{
+    return S.conf;
+}
+
+/* ---- lifecycle --------------------------------------------------------------------- */
+
+int
+super_init(uv_loop_t *loop, ff_conf_t *conf, const char *exe_dir, const char *conf_path,
+           super_done_cb on_stopped, void *arg)
+{
+    memset(&S, 0, sizeof(S));
+    S.loop = loop;
+    S.conf = conf;
+    S.exe_dir = ff_strdup(exe_dir);
+    S.conf_path = ff_strdup(conf_path);
+    S.on_stopped = on_stopped;
+    S.on_stopped_arg = arg;
+    ff_list_init(&S.reloads);
+    uv_signal_init(loop, &S.sigchld);
+    return uv_signal_start(&S.sigchld, sigchld_cb, SIGCHLD);
+}
+
+void
+super_start(void)
+{
+    for (int i = 0; i < S.conf->nservers; i++)
+        node_spawn(node_new(&S.conf->servers[i]));
+}
+
+void
+super_free(void)
+{
+    S.stopping = true;
+    while (!ff_list_empty(&S.reloads))
+        reload_end(reload_current(), UV_ECANCELED);
+    for (size_t i = 0; i < S.n; i++)
+        uv_close((uv_handle_t *)&S.nodes[i]->timer, node_closed_cb);
+    ff_free(S.nodes);
+    S.nodes = NULL;
+    S.n = 0;
+    uv_close((uv_handle_t *)&S.sigchld, NULL);
+    ff_free(S.waiters);
+    ff_conf_free(S.conf);
+    ff_free(S.exe_dir);
+    ff_free(S.conf_path);
+    S.conf = NULL;
+}
