@@ -4,9 +4,10 @@
 #   make bench    load figures              make format / format-check / deps / clean
 
 CC      ?= gcc
-PKGS    := libuv jansson cmocka msgpack
+PKGS    := libuv jansson cmocka msgpack libmariadb libmemcached
 DEBS    := gcc make pkg-config libuv1-dev libjansson-dev libmsgpack-dev libcmocka-dev \
-           libhttp-parser-dev clang-format
+           libhttp-parser-dev clang-format libmariadb-dev libmemcached-dev memcached \
+           mariadb-server mariadb-client
 CSTD    := -std=c11 -D_GNU_SOURCE
 WARN    := -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes -Wshadow
 OPT     ?= -g -O2
@@ -16,8 +17,8 @@ SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fram
 OPT     := -g -O1
 endif
 PKGCFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKGLIBS   = $(shell pkg-config --libs libuv jansson 2>/dev/null)
-CFLAGS  := $(CSTD) $(OPT) $(WARN) $(SAN) -Iinclude -Icommon -Iclient $(PKGCFLAGS) -MMD -MP
+PKGLIBS   = $(shell pkg-config --libs libuv jansson libmariadb libmemcached 2>/dev/null)
+CFLAGS  := $(CSTD) $(OPT) $(WARN) $(SAN) -Iinclude -Icommon -Iclient -Idbfront $(PKGCFLAGS) -MMD -MP
 LDFLAGS := $(SAN)
 LIBS     = $(PKGLIBS) -lhttp_parser -ldl -lpthread -lm
 
@@ -41,7 +42,7 @@ IHARN_OBJ  := $(patsubst %.c,$(B)/%.o,$(filter-out $(ITEST_SRC),$(wildcard test/
 BENCH_SRC  := $(wildcard bench/*.c)
 BENCH_OBJ  := $(BENCH_SRC:%.c=$(B)/%.o)
 
-.PHONY: all run test asan bench format format-check deps clean
+.PHONY: all tests run db-stop test asan bench format format-check deps clean
 all: $(ROLE_BINS) bin/ffcli bin/ffbench $(APP_LIBS)
 
 tests: all $(TAPP_LIBS) $(UNIT_BINS) $(ITEST_BINS)
@@ -49,6 +50,10 @@ tests: all $(TAPP_LIBS) $(UNIT_BINS) $(ITEST_BINS)
 $(B)/libffcommon.a: $(COMMON_OBJ)
 	ar rcs $@ $^
 $(B)/libffclient.a: $(CLIENT_OBJ)
+	ar rcs $@ $^
+# dbfront's modules without main(), for its unit tests.
+DBF_OBJ := $(patsubst %.c,$(B)/%.o,$(filter-out dbfront/main.c,$(wildcard dbfront/*.c)))
+$(B)/libdbf.a: $(DBF_OBJ)
 	ar rcs $@ $^
 
 # Role binaries export their symbols (-rdynamic) so that app .so files resolve the
@@ -75,7 +80,7 @@ endef
 $(foreach a,$(wildcard apps/*),$(eval $(call APP_RULE,$(a),$(B)/apps)))
 $(foreach a,$(wildcard test/apps/*),$(eval $(call APP_RULE,$(a),$(B)/test/apps)))
 
-$(B)/test/unit/%: $(B)/test/unit/%.o $(B)/libffcommon.a
+$(B)/test/unit/%: $(B)/test/unit/%.o $(B)/libdbf.a $(B)/libffcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs cmocka msgpack 2>/dev/null)
 $(B)/test/integration/%: $(B)/test/integration/%.o $(IHARN_OBJ) $(B)/libffclient.a $(B)/libffcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
@@ -95,9 +100,18 @@ deps:
 	  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y $$missing; \
 	fi
 
+# Private MariaDB + memcached under var/ (ignored by git), on ports clear of a system
+# MariaDB (3306) and memcached (11211). Idempotent; they keep running between runs.
+DB_PORT := 13306
+MC_PORT := 11311
+
 run: deps
 	$(MAKE) all
+	scripts/db.sh start var $(DB_PORT) $(MC_PORT)
 	bin/master config.json
+
+db-stop:
+	scripts/db.sh stop var
 
 test: deps
 	$(MAKE) tests

@@ -534,13 +534,33 @@ ff_apphost_conn_lost(uint64_t conn)
             }
 }
 
+ff_app_t *
+ff_apphost_retain(void)
+{
+    ff_app_t *m = active ? active : current;
+    m->refs++;
+    return m;
+}
+
+void
+ff_apphost_call(ff_app_t *m, void (*fn)(void *), void *arg)
+{
+    WITH_ACTIVE(m, fn(arg));
+}
+
+void
+ff_apphost_release(ff_app_t *m)
+{
+    module_release(m);
+}
+
 /* ---- timers ------------------------------------------------------------------------ */
 
 static void
 timer_closed_cb(uv_handle_t *h)
 {
     app_timer_t *t = h->data;
-    module_release(t->mod);
+    ff_apphost_release(t->mod);
     ff_free(t);
 }
 
@@ -549,7 +569,7 @@ timer_cb(uv_timer_t *h)
 {
     app_timer_t *t = h->data;
 
-    WITH_ACTIVE(t->mod, t->fn(t->arg));
+    ff_apphost_call(t->mod, t->fn, t->arg);
     uv_close((uv_handle_t *)&t->timer, timer_closed_cb);
 }
 
@@ -560,8 +580,7 @@ ff_timer_once(uint64_t ms, ff_timer_fn fn, void *arg)
 
     t->fn = fn;
     t->arg = arg;
-    t->mod = active ? active : current;
-    t->mod->refs++;
+    t->mod = ff_apphost_retain();
     t->timer.data = t;
     uv_timer_init(ff_loop, &t->timer);
     uv_timer_start(&t->timer, timer_cb, ms, 0);

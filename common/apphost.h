@@ -44,6 +44,13 @@ size_t ff_apphost_inflight(void);
 uint64_t ff_apphost_handled(void);
 /* Sessions with state on this node. */
 size_t ff_apphost_sessions(void);
+/* Keeps the module whose code is running now (the caller of an asynchronous API, or the
+ * current one) loaded until ff_apphost_release; returns it. */
+ff_app_t *ff_apphost_retain(void);
+/* Runs fn(arg) as code of module m, so that what it starts belongs to m. */
+void ff_apphost_call(ff_app_t *m, void (*fn)(void *), void *arg);
+/* Drops a reference taken by ff_apphost_retain (the module may be unloaded now). */
+void ff_apphost_release(ff_app_t *m);
 /* Unloads every library (fini first) and drops all state; for exit. */
 void ff_apphost_close(void);
 

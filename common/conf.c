@@ -59,6 +59,7 @@ static int conf_set_remotes(conf_ctx_t *cx, const conf_field_t *f, json_t *v, vo
 static int conf_set_urls(conf_ctx_t *cx, const conf_field_t *f, json_t *v, void *base);
 static int conf_set_section(conf_ctx_t *cx, const conf_field_t *f, json_t *v, void *base);
 static int conf_set_servers(conf_ctx_t *cx, const conf_field_t *f, json_t *v, void *base);
+static int conf_set_tables(conf_ctx_t *cx, const conf_field_t *f, json_t *v, void *base);
 
 #define C(m) offsetof(ff_conf_t, m)
 #define S(m) offsetof(ff_conf_server_t, m)
@@ -93,8 +94,20 @@ static const conf_field_t server_fields[] = {
     {"db", conf_set_bool, S(db), .idef = false},
     {"mem", conf_set_bool, S(mem), .idef = false},
     {"remoteport", conf_set_remotes, S(remotes), .sub = remote_fields},
+    {"wal", conf_set_str, S(wal), .sdef = NULL},
+    {"syncInterval", conf_set_int, S(sync_interval_s), .min = 1, .max = 3600, .idef = 5},
     {.key = NULL},
 };
+
+#define T(m) offsetof(ff_conf_table_t, m)
+static const conf_field_t table_fields[] = {
+    {"pk", conf_set_str, T(pk), REQ},
+    {"incr", conf_set_bool, T(incr), .idef = false},
+    {"fk", conf_set_str, T(fk), .sdef = NULL},
+    {"timeout", conf_set_int, T(timeout_s), .min = 1, .max = 86400 * 30, .idef = 600},
+    {.key = NULL},
+};
+#undef T
 
 /* host and charset have defaults so that db.host != NULL exactly when the section exists. */
 static const conf_field_t db_fields[] = {
@@ -144,6 +157,7 @@ static const conf_field_t top_fields[] = {
     {"memcached", conf_set_section, 0, .sub = memcached_fields},
     {"netconnect", conf_set_section, 0, .flags = CONF_DEFAULTS, .sub = netconnect_fields},
     {"cluster", conf_set_section, 0, .flags = CONF_DEFAULTS, .sub = cluster_fields},
+    {"tables", conf_set_tables, 0, .sub = table_fields},
     {.key = NULL},
 };
 
@@ -544,6 +558,42 @@ conf_set_servers(conf_ctx_t *cx, const conf_field_t *f, json_t *v, void *base)
     return rc;
 }
 
+static int
+conf_set_tables(conf_ctx_t *cx, const conf_field_t *f, json_t *v, void *base)
+{
+    ff_conf_t *conf = base;
+    const char *name;
+    json_t *obj;
+    int rc = 0;
+    if (v == NULL)
+        return 0;
+    if (!json_is_object(v))
+        return conf_bad(cx, f->key, "object", v);
+    conf->tables = ff_calloc(json_object_size(v), sizeof(ff_conf_table_t));
+    size_t old = conf_push_key(cx, f->key);
+    json_object_foreach(v, name, obj)
+    {
+        if (strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") !=
+                strlen(name) ||
+            strlen(name) == 0 || strlen(name) > 64) {
+            json_t *jname = json_string(name);
+            rc = conf_bad(cx, NULL, "a table name of 1..64 characters [A-Za-z0-9_]", jname);
+            json_decref(jname);
+            break;
+        }
+        ff_conf_table_t *t = &conf->tables[conf->ntables++];
+        t->name = ff_strdup(name);
+        size_t at = conf_push_key(cx, name);
+        rc = json_is_object(obj) ? conf_section_read(cx, f->sub, obj, t)
+                                 : conf_bad(cx, NULL, "object", obj);
+        conf_pop(cx, at);
+        if (rc < 0)
+            break;
+    }
+    conf_pop(cx, old);
+    return rc;
+}
+
 /* Exactly one gate: the second is reported where it appears. */
 static int
 conf_check_gates(conf_ctx_t *cx)
@@ -764,6 +814,7 @@ conf_server_free(ff_conf_server_t *srv)
         ff_free(srv->remotes[i].roothost);
     }
     ff_free(srv->remotes);
+    ff_free(srv->wal);
 }
 
 void
@@ -774,6 +825,12 @@ ff_conf_free(ff_conf_t *conf)
     for (int i = 0; i < conf->nservers; i++)
         conf_server_free(&conf->servers[i]);
     ff_free(conf->servers);
+    for (int i = 0; i < conf->ntables; i++) {
+        ff_free(conf->tables[i].name);
+        ff_free(conf->tables[i].pk);
+        ff_free(conf->tables[i].fk);
+    }
+    ff_free(conf->tables);
     for (int i = 0; i < conf->memcached.nurls; i++)
         ff_free(conf->memcached.urls[i]);
     ff_free(conf->memcached.urls);

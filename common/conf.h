@@ -28,7 +28,17 @@ typedef struct {
     bool db, mem;   /* Firefly's flags: uses MariaDB / memcached */
     ff_conf_remote_t *remotes;
     int nremotes;
+    char *wal;           /* dbfront: log directory; NULL = var/wal/<name> */
+    int sync_interval_s; /* dbfront: seconds between flushes to MariaDB, default 5 */
 } ff_conf_server_t;
+
+typedef struct {
+    char *name;
+    char *pk;      /* primary key column (integer) */
+    bool incr;     /* dbfront allocates ids */
+    char *fk;      /* lookup column; NULL = none */
+    int timeout_s; /* memcached lifetime of a row after its last write or miss, default 600 */
+} ff_conf_table_t;
 
 typedef struct {
     char *path; /* the file this was read from */
@@ -41,6 +51,8 @@ typedef struct {
     } master;
     ff_conf_server_t *servers; /* in file order */
     int nservers;
+    ff_conf_table_t *tables; /* the `tables` dbfront serves, in file order */
+    int ntables;
     struct {
         char magic[4];
         uint8_t proto_version;

@@ -95,6 +95,26 @@ size_t ff_channel_members(const char *name, ff_conn_t *out, size_t max);
 void ff_channel_push(const char *name, ff_conn_t except, uint32_t cmd, const void *body,
                      size_t len);
 
+/* Store (DESIGN §6): rows of the tables dbfront serves, asynchronous. Every call runs its
+ * callback exactly once, later on the loop (never from inside the call), with status 0 and
+ * a result, or an error code (400 a row or field that does not fit the table, 404 no such
+ * row, 503 dbfront or the database unavailable, 504 no answer in time) and a result
+ * {"error":{"code","message"}}. The result is borrowed for the call. The library stays
+ * loaded until every callback has run. The node needs a remoteport entry for dbfront. */
+typedef void (*ff_store_fn)(void *arg, int status, json_t *result);
+/* The row with primary key pk: memcached first, dbfront on a miss. */
+void ff_store_get(const char *table, int64_t pk, ff_store_fn fn, void *arg);
+/* Every row whose fk column (the table's "fk" in config) equals value: a JSON array. Steals
+ * value. */
+void ff_store_get_by(const char *table, json_t *value, ff_store_fn fn, void *arg);
+/* Inserts a row (steals it); the result is the row as stored, with the pk dbfront allocated
+ * on an "incr" table. Acknowledged only once it is in dbfront's log on disk. */
+void ff_store_new(const char *table, json_t *row, ff_store_fn fn, void *arg);
+/* Sets some fields of a row (steals fields). The result is {}. */
+void ff_store_update(const char *table, int64_t pk, json_t *fields, ff_store_fn fn, void *arg);
+/* Deletes a row. The result is {}. */
+void ff_store_delete(const char *table, int64_t pk, ff_store_fn fn, void *arg);
+
 /* Calls fn(arg) once after `ms` milliseconds. The library stays loaded until it has run. */
 void ff_timer_once(uint64_t ms, ff_timer_fn fn, void *arg);
 

@@ -34,7 +34,7 @@ typedef struct {
 
 static rec_t rec;
 static job_t jobs[JOBS];
-static dbf_worker_t *nested;
+static ff_worker_t *nested;
 
 static void
 work(void *state, void *arg)
@@ -81,31 +81,31 @@ reset(int slow)
 }
 
 static void
-submit_range(dbf_worker_t *w, int from, int to)
+submit_range(ff_worker_t *w, int from, int to)
 {
     for (int i = from; i < to; i++)
-        dbf_worker_submit(w, &jobs[i], work, done);
+        ff_worker_submit(w, &jobs[i], work, done);
 }
 
 static void
 test_order_and_threads(void **state)
 {
     uv_loop_t loop;
-    dbf_worker_t *w;
+    ff_worker_t *w;
 
     (void)state;
     reset(0);
     assert_int_equal(uv_loop_init(&loop), 0);
-    assert_non_null(w = dbf_worker_new(&loop, "dbf-a-very-long-worker-name", &rec));
+    assert_non_null(w = ff_worker_new(&loop, "dbf-a-very-long-worker-name", &rec));
     submit_range(w, 0, JOBS);
-    assert_int_equal(dbf_worker_backlog(w), JOBS);
+    assert_int_equal(ff_worker_backlog(w), JOBS);
     /* The loop runs until every job is done, then the idle worker lets it return. */
     assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
-    assert_int_equal(dbf_worker_backlog(w), 0);
+    assert_int_equal(ff_worker_backlog(w), 0);
     assert_int_equal(rec.ndone, JOBS);
     for (int i = 0; i < JOBS; i++)
         assert_int_equal(rec.done[i], i);
-    dbf_worker_close(w, closed);
+    ff_worker_close(w, closed);
     assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
     assert_int_equal(rec.closed, 1);
     /* The join in close orders the worker's writes before these reads. */
@@ -121,14 +121,14 @@ static void
 test_close_drains(void **state)
 {
     uv_loop_t loop;
-    dbf_worker_t *w;
+    ff_worker_t *w;
 
     (void)state;
     reset(1);
     assert_int_equal(uv_loop_init(&loop), 0);
-    assert_non_null(w = dbf_worker_new(&loop, "dbf-drain", &rec));
+    assert_non_null(w = ff_worker_new(&loop, "dbf-drain", &rec));
     submit_range(w, 0, 200);
-    dbf_worker_close(w, closed);
+    ff_worker_close(w, closed);
     assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
     assert_int_equal(rec.closed, 1);
     assert_int_equal(rec.done_at_close, 200);
@@ -142,7 +142,7 @@ close_from_done(void *arg)
 {
     done(arg);
     if (((job_t *)arg)->i == 9)
-        dbf_worker_close(nested, closed);
+        ff_worker_close(nested, closed);
 }
 
 /* Closing from a done callback, with jobs still queued behind it: they all finish. */
@@ -154,9 +154,9 @@ test_close_from_done_callback(void **state)
     (void)state;
     reset(0);
     assert_int_equal(uv_loop_init(&loop), 0);
-    assert_non_null(nested = dbf_worker_new(&loop, "dbf-nested", &rec));
+    assert_non_null(nested = ff_worker_new(&loop, "dbf-nested", &rec));
     for (int i = 0; i < 50; i++)
-        dbf_worker_submit(nested, &jobs[i], work, close_from_done);
+        ff_worker_submit(nested, &jobs[i], work, close_from_done);
     assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
     assert_int_equal(rec.closed, 1);
     assert_int_equal(rec.done_at_close, 50);
@@ -168,18 +168,18 @@ static void
 test_close_idle(void **state)
 {
     uv_loop_t loop;
-    dbf_worker_t *w;
+    ff_worker_t *w;
 
     (void)state;
     reset(0);
     assert_int_equal(uv_loop_init(&loop), 0);
-    assert_non_null(w = dbf_worker_new(&loop, "dbf-idle", &rec));
+    assert_non_null(w = ff_worker_new(&loop, "dbf-idle", &rec));
     assert_int_equal(uv_run(&loop, UV_RUN_NOWAIT), 0);
-    dbf_worker_close(w, closed);
+    ff_worker_close(w, closed);
     assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
     assert_int_equal(rec.closed, 1);
-    assert_non_null(w = dbf_worker_new(&loop, "dbf-idle2", &rec));
-    dbf_worker_close(w, NULL);
+    assert_non_null(w = ff_worker_new(&loop, "dbf-idle2", &rec));
+    ff_worker_close(w, NULL);
     assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
     assert_int_equal(uv_loop_close(&loop), 0);
 }

@@ -18,15 +18,15 @@
 typedef struct job_s {
     struct job_s *next;
     void *job;
-    dbf_work_fn work;
-    dbf_done_fn done;
+    ff_work_fn work;
+    ff_done_fn done;
 } job_t;
 
 typedef struct {
     job_t *head, **tail;
 } job_fifo_t;
 
-struct dbf_worker_s {
+struct ff_worker_s {
     uv_async_t async;
     pthread_t thread;
     void *state;
@@ -78,7 +78,7 @@ fifo_take(job_fifo_t *q)
 static void *
 worker_main(void *arg)
 {
-    dbf_worker_t *w = arg;
+    ff_worker_t *w = arg;
     job_t *j;
 
     pthread_setname_np(pthread_self(), w->name);
@@ -103,7 +103,7 @@ worker_main(void *arg)
 static void
 close_cb(uv_handle_t *h)
 {
-    dbf_worker_t *w = h->data;
+    ff_worker_t *w = h->data;
     void (*closed)(void) = w->closed;
 
     pthread_cond_destroy(&w->cv);
@@ -116,7 +116,7 @@ close_cb(uv_handle_t *h)
 static void
 async_cb(uv_async_t *h)
 {
-    dbf_worker_t *w = h->data;
+    ff_worker_t *w = h->data;
     job_t *j, *next;
     int exited;
 
@@ -144,7 +144,7 @@ async_cb(uv_async_t *h)
  * thread, and blocking client libraries then never see EINTR or die of SIGPIPE. Faults stay
  * unblocked so that crashes (and the sanitizers) behave as usual. */
 static int
-start_thread(dbf_worker_t *w)
+start_thread(ff_worker_t *w)
 {
     sigset_t set, old;
     int rc;
@@ -160,10 +160,10 @@ start_thread(dbf_worker_t *w)
     return -rc;
 }
 
-dbf_worker_t *
-dbf_worker_new(uv_loop_t *loop, const char *name, void *state)
+ff_worker_t *
+ff_worker_new(uv_loop_t *loop, const char *name, void *state)
 {
-    dbf_worker_t *w = ff_calloc(1, sizeof(*w));
+    ff_worker_t *w = ff_calloc(1, sizeof(*w));
     size_t n = strlen(name);
 
     memcpy(w->name, name, n < sizeof(w->name) ? n : sizeof(w->name) - 1);
@@ -196,7 +196,7 @@ fail_mutex:
 }
 
 void
-dbf_worker_submit(dbf_worker_t *w, void *job, dbf_work_fn work, dbf_done_fn done)
+ff_worker_submit(ff_worker_t *w, void *job, ff_work_fn work, ff_done_fn done)
 {
     job_t *j = ff_malloc(sizeof(*j));
 
@@ -214,13 +214,13 @@ dbf_worker_submit(dbf_worker_t *w, void *job, dbf_work_fn work, dbf_done_fn done
 }
 
 size_t
-dbf_worker_backlog(const dbf_worker_t *w)
+ff_worker_backlog(const ff_worker_t *w)
 {
     return w->backlog;
 }
 
 void
-dbf_worker_close(dbf_worker_t *w, void (*closed)(void))
+ff_worker_close(ff_worker_t *w, void (*closed)(void))
 {
     assert(!w->closing);
     w->closing = 1;

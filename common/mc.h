@@ -1,0 +1,28 @@
+/* mc: a memcached client handle (libmemcached) with short timeouts, for one worker thread.
+ * Rows are stored as JSON documents under `<hostname>:<table>:<pk>` (DESIGN §6). Every call
+ * blocks: never call them on the loop. */
+#ifndef FF_MC_H
+#define FF_MC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf.h"
+
+typedef struct ff_mc_s ff_mc_t;
+
+/* A handle for conf's memcached urls, or NULL when the config has no memcached section. */
+ff_mc_t *ff_mc_new(const ff_conf_t *conf);
+/* Reads key: 0 with *val (ff_malloc'ed, NUL-terminated) and *len, 1 on a miss, -1 when
+ * memcached cannot be reached. */
+int ff_mc_get(ff_mc_t *mc, const char *key, char **val, size_t *len);
+/* Stores key for ttl_s seconds. Returns 0 or -1. */
+int ff_mc_set(ff_mc_t *mc, const char *key, const char *val, size_t len, int ttl_s);
+/* Deletes key (absent counts as done). Returns 0 or -1. */
+int ff_mc_delete(ff_mc_t *mc, const char *key);
+/* Frees; NULL is a no-op. */
+void ff_mc_free(ff_mc_t *mc);
+/* Formats the key of a row: `<hostname>:<table>:<pk>` (hostname "firefly" by default). */
+void ff_mc_key(const ff_conf_t *conf, const char *table, int64_t pk, char *buf, size_t size);
+
+#endif
