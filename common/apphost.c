@@ -394,6 +394,12 @@ ff_session_bind(ff_conn_t conn)
     host_ops->session(conn, true);
 }
 
+const char *
+ff_session_bind_group(ff_conn_t conn, uint32_t cmd)
+{
+    return host_ops->bind_group(conn, cmd);
+}
+
 void
 ff_session_unbind(ff_conn_t conn)
 {

@@ -21,6 +21,8 @@ typedef struct {
                     size_t len);
     void (*push)(const uint64_t *conns, size_t n, uint32_t cmd, const void *body, size_t len);
     void (*session)(uint64_t conn, bool bound);
+    /* ff_session_bind_group: the node bound, or NULL. */
+    const char *(*bind_group)(uint64_t conn, uint32_t cmd);
 } ff_apphost_ops_t;
 
 /* Sets the node's name and output ops; call once before loading. */

@@ -69,13 +69,13 @@ int dbf_rows_replay(dbf_rows_t *rs, const dbf_schema_t *s, const uint8_t *payloa
                     int64_t *max_pk, char *err, size_t errlen);
 /* Takes every dirty row as it is now, for one flush; pins them. NULL when nothing is dirty. */
 dbf_snapshot_t *dbf_rows_snapshot(dbf_rows_t *rs);
-/* After the snapshot's COMMIT: rows not written since are clean again (deleted ones are
- * forgotten). Frees the snapshot. */
+/* After the snapshot's COMMIT: rows not written since are clean again (deleted ones stay
+ * known as deleted until dbf_rows_evict). Frees the snapshot. */
 void dbf_rows_committed(dbf_rows_t *rs, dbf_snapshot_t *snap);
 /* After a failed flush: unpins and frees the snapshot; the rows stay dirty. */
 void dbf_rows_abandon(dbf_snapshot_t *snap);
-/* Forgets clean unpinned rows unused for longer than their table's timeout. Returns how
- * many. */
+/* Forgets unpinned rows that are clean and unused for longer than their table's timeout,
+ * or deleted with the DELETE committed. Returns how many. */
 size_t dbf_rows_evict(dbf_rows_t *rs, uint64_t now);
 
 #endif

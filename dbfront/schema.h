@@ -55,7 +55,7 @@ enum {
 /* Builds a schema from config's `tables` object ({"tb": {"pk","incr","fk","timeout"}}) and
  * the column rows of information_schema.COLUMNS given as a JSON array of objects with keys
  * TABLE_NAME, COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT,
- * CHARACTER_MAXIMUM_LENGTH, EXTRA (the same shape dbf_schema_to_json writes, so a cached
+ * CHARACTER_MAXIMUM_LENGTH, EXTRA (the shape dbfront saves in schema.json, so a cached
  * copy loads the same way). Returns NULL with a message in err: a configured table with no
  * columns (`table tb_x: not in database firefly`), a pk or fk that is not a column, a pk
  * that is not an integer. */

@@ -427,6 +427,29 @@ on_call(peer_t *p, const ff_bus_msg_t *m)
     ff_bus_put_reply(ff_link_out(p->link), m->seq, status, ok, sizeof(ok) - 1);
 }
 
+const char *
+gate_router_bind_group(uint64_t conn, uint32_t cmd)
+{
+    route_t *r = ff_map_get(&routes, (uint64_t)cmd + 1);
+    session_t *s = ff_map_get(&sessions, conn);
+    peer_t *best = NULL;
+
+    if (r == NULL || s == NULL)
+        return NULL;
+    for (size_t k = 0; k < r->n; k++)
+        session_unbind(s, r->nodes[k]);
+    for (size_t k = 0; k < r->n; k++) {
+        peer_t *p = r->nodes[(r->next + k) % r->n];
+        if (best == NULL || p->bound < best->bound)
+            best = p;
+    }
+    r->next++;
+    s->bound = ff_realloc(s->bound, (s->nbound + 1) * sizeof(*s->bound));
+    s->bound[s->nbound++] = best;
+    best->bound++;
+    return best->name;
+}
+
 /* ---- links ------------------------------------------------------------------------- */
 
 static void

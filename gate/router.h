@@ -16,6 +16,10 @@ void gate_router_accept(ff_link_t *l, void *arg);
 void gate_router_complete(uint64_t conn, uint32_t rseq, int status, const void *body, size_t len);
 /* Routes a push from gate's own app to the nets holding the connections. */
 void gate_router_push(const uint64_t *conns, size_t n, uint32_t cmd, const void *body, size_t len);
+/* Binds the session of conn to the node with the fewest bound sessions among those that
+ * handle cmd. Returns the node's name, or NULL when no node handles cmd or conn is
+ * unknown. */
+const char *gate_router_bind_group(uint64_t conn, uint32_t cmd);
 /* Requests in flight. */
 size_t gate_router_inflight(void);
 /* Adds peers, sessions and in-flight figures to a status object. */

@@ -1,7 +1,8 @@
 -- schema: the tables of Firefly's Diablo sample (tb_user, tb_character) and tb_item, the
 -- generic table of the tests and the bench. Loaded by scripts/db.sh on every start, so every
 -- statement is idempotent. No AUTO_INCREMENT: dbfront allocates the ids (and creates its own
--- table ff_meta for that).
+-- table ff_meta for that). No UNIQUE key but the primary key: rows reach MariaDB seconds after
+-- they were acknowledged, so uniqueness of other columns is the game logic's to keep.
 
 CREATE TABLE IF NOT EXISTS tb_user (
     id       INT         NOT NULL,
@@ -9,7 +10,7 @@ CREATE TABLE IF NOT EXISTS tb_user (
     password VARCHAR(11) NOT NULL,
     created  DATETIME    NOT NULL DEFAULT CURRENT_TIMESTAMP,
     PRIMARY KEY (id),
-    UNIQUE KEY username (username)
+    KEY username (username)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
 
 CREATE TABLE IF NOT EXISTS tb_character (

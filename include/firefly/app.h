@@ -76,6 +76,11 @@ void ff_push_json(const ff_conn_t *conns, size_t n, uint32_t cmd, json_t *body);
 /* Binds the connection's session to this node: gate sends its later requests for commands
  * this node handles here, until unbound or the node dies. */
 void ff_session_bind(ff_conn_t conn);
+/* Binds the connection's session to the least-loaded node (fewest bound sessions) of the
+ * group that handles command cmd, e.g. from gate's login app once a player picked a
+ * character. Returns that node's name, or NULL when no node handles cmd. On a game node
+ * it binds to that node. */
+const char *ff_session_bind_group(ff_conn_t conn, uint32_t cmd);
 /* Undoes ff_session_bind. */
 void ff_session_unbind(ff_conn_t conn);
 /* Stores a string value in the connection's session on this node (NULL value = remove). */
