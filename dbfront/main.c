@@ -277,6 +277,7 @@ dbf_start(void)
         return -1;
     }
     dbf.mc = ff_mc_new(ff_conf);
+    dbf.st.cache_up = dbf.mc != NULL; /* until an update says otherwise */
     dbf.rdb = dbf_db_new(ff_conf);
     dbf.fdb = dbf_db_new(ff_conf);
     dbf.wal_worker = ff_worker_new(ff_loop, "dbf-log", dbf.wal);
