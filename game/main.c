@@ -8,6 +8,7 @@
 #include "bus.h"
 #include "log.h"
 #include "node.h"
+#include "store.h"
 
 static ff_link_t *gate;
 static uv_timer_t stop_timer;
@@ -57,7 +58,16 @@ game_session(uint64_t conn, bool bound)
         ff_bus_put_session(b, conn, bound);
 }
 
-static const ff_apphost_ops_t game_ops = {game_respond, game_push, game_session};
+/* On a game node, the group's least-loaded node is this one as far as the app can tell. */
+static const char *
+game_bind_group(uint64_t conn, uint32_t cmd)
+{
+    (void)cmd;
+    game_session(conn, true);
+    return ff_self->name;
+}
+
+static const ff_apphost_ops_t game_ops = {game_respond, game_push, game_session, game_bind_group};
 
 static void
 gate_msg_cb(ff_link_t *l, const ff_bus_msg_t *m)
@@ -110,8 +120,14 @@ game_start(void)
 {
     const ff_conf_remote_t *r = gate_remote();
     char err[512];
+    int rc;
 
     ff_apphost_init(ff_self->name, &game_ops);
+    rc = ff_store_start();
+    if (rc < 0) {
+        ff_log(FF_LOG_ERROR, "store: cannot start: %s", uv_strerror(rc));
+        return -1;
+    }
     if (ff_apphost_load(ff_self->app, err, sizeof(err)) < 0) {
         ff_log(FF_LOG_ERROR, "app: %s", err);
         return -1;
@@ -124,6 +140,8 @@ game_start(void)
 static void
 game_exit(void)
 {
+    /* First, so that replies from the store callbacks it completes still reach gate. */
+    ff_store_stop();
     ff_link_free(gate);
     gate = NULL;
     ff_apphost_close();
@@ -181,6 +199,7 @@ game_status(json_t *out)
     json_object_set_new(out, "inflight", json_integer((json_int_t)ff_apphost_inflight()));
     json_object_set_new(out, "handled", json_integer((json_int_t)ff_apphost_handled()));
     json_object_set_new(out, "sessions", json_integer((json_int_t)ff_apphost_sessions()));
+    ff_store_status(out);
 }
 
 int

@@ -7,6 +7,7 @@
 #include "log.h"
 #include "node.h"
 #include "router.h"
+#include "store.h"
 
 static uv_tcp_t listener;
 static uv_timer_t stop_timer;
@@ -19,7 +20,8 @@ local_respond(void *origin, uint64_t conn, uint32_t rseq, int status, const void
     gate_router_complete(conn, rseq, status, body, len);
 }
 
-/* Binding concerns game nodes; gate's own app has no node to bind a session to. */
+/* ff_session_bind/unbind bind to the calling node; gate's own app is not a node that
+ * sessions are routed to, so they do nothing here (ff_session_bind_group does). */
 static void
 local_session(uint64_t conn, bool bound)
 {
@@ -27,7 +29,8 @@ local_session(uint64_t conn, bool bound)
     (void)bound;
 }
 
-static const ff_apphost_ops_t local_ops = {local_respond, gate_router_push, local_session};
+static const ff_apphost_ops_t local_ops = {local_respond, gate_router_push, local_session,
+                                           gate_router_bind_group};
 
 static int
 load_app(void)
@@ -50,6 +53,11 @@ gate_start(void)
 
     ff_apphost_init(ff_self->name, &local_ops);
     gate_router_init(ff_conf->cluster.request_timeout_ms);
+    rc = ff_store_start();
+    if (rc < 0) {
+        ff_log(FF_LOG_ERROR, "store: cannot start: %s", uv_strerror(rc));
+        return -1;
+    }
     if (load_app() < 0)
         return -1;
     rc = ff_bus_listen(ff_loop, &listener, ff_self->host, ff_self->rootport, gate_router_accept,
@@ -66,6 +74,8 @@ gate_start(void)
 static void
 gate_exit(void)
 {
+    /* First, so that replies from the store callbacks it completes are still routed. */
+    ff_store_stop();
     gate_router_close();
     ff_apphost_close();
     ff_node_exit(0);
@@ -100,6 +110,7 @@ gate_status(json_t *out)
 {
     gate_router_status(out);
     json_object_set_new(out, "handled", json_integer((json_int_t)ff_apphost_handled()));
+    ff_store_status(out);
 }
 
 int
