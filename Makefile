@@ -117,11 +117,16 @@ test: deps
 	$(MAKE) tests
 	scripts/runtests.sh $(UNIT_BINS) $(ITEST_BINS)
 
+# Every process (nodes included) writes sanitizer reports to build/asan/; any report fails.
 asan: deps
 	$(MAKE) clean
 	$(MAKE) SANITIZER=1 tests
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	@mkdir -p $(B)/asan
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:log_path=$(CURDIR)/$(B)/asan/report \
+	UBSAN_OPTIONS=print_stacktrace=1:log_path=$(CURDIR)/$(B)/asan/report \
 	  scripts/runtests.sh $(UNIT_BINS) $(ITEST_BINS)
+	@if ls $(B)/asan/report* >/dev/null 2>&1; then \
+	  cat $(B)/asan/report*; echo "sanitizer reports above"; exit 1; fi
 
 bench: deps
 	$(MAKE) all
