@@ -27,6 +27,7 @@ typedef struct {
     char key[160];
     char *doc; /* NULL = delete */
     int ttl;
+    bool failed;
 } cache_op_t;
 
 typedef struct {
@@ -60,6 +61,11 @@ typedef struct {
 dbf_t dbf;
 
 static batch_t *open_batch;
+/* Keys whose memcached update failed (memcached down or hung): they may hold an older row,
+ * so they are deleted again and again until memcached takes it. */
+static batch_t *suspects;
+static bool purging;
+static uv_timer_t purge_timer;
 static bool wal_busy;
 static size_t busy;
 static uv_check_t submit_check;
@@ -149,12 +155,35 @@ cache_work(void *state, void *job)
 
     b->rc = 0;
     for (size_t i = 0; mc != NULL && i < b->nops; i++) {
-        const cache_op_t *op = &b->ops[i];
+        cache_op_t *op = &b->ops[i];
         int rc = op->doc ? ff_mc_set(mc, op->key, op->doc, strlen(op->doc), op->ttl)
                          : ff_mc_delete(mc, op->key);
+        op->failed = rc < 0;
         if (rc < 0)
             b->rc--;
     }
+}
+
+/* Records the keys of b's failed updates as suspects; returns whether memcached is fine. */
+static bool
+cache_note(const batch_t *b)
+{
+    for (size_t i = 0; i < b->nops; i++) {
+        if (!b->ops[i].failed)
+            continue;
+        if (suspects == NULL)
+            suspects = ff_calloc(1, sizeof(*suspects));
+        if (suspects->nops == suspects->capops) {
+            suspects->capops = suspects->capops ? suspects->capops * 2 : 16;
+            suspects->ops = ff_realloc(suspects->ops, suspects->capops * sizeof(*suspects->ops));
+        }
+        suspects->ops[suspects->nops] = b->ops[i];
+        suspects->ops[suspects->nops].doc = NULL;
+        suspects->ops[suspects->nops++].failed = false;
+    }
+    dbf.st.cache_errors += (uint64_t)-b->rc;
+    dbf.st.cache_up = b->rc == 0 && suspects == NULL;
+    return dbf.st.cache_up;
 }
 
 /* memcached has the batch's rows (or is down: readers then fall back to dbfront): the
@@ -164,8 +193,7 @@ cache_done(void *job)
 {
     batch_t *b = job;
 
-    dbf.st.cache_up = b->rc == 0;
-    dbf.st.cache_errors += (uint64_t)-b->rc;
+    cache_note(b);
     for (size_t i = 0; i < b->nwaiters; i++) {
         answer(b->waiters[i].peer, b->waiters[i].seq, 0, b->waiters[i].result);
         peer_release(b->waiters[i].peer);
@@ -210,9 +238,33 @@ submit_cb(uv_check_t *h)
     ff_worker_submit(dbf.wal_worker, b, wal_work, wal_done);
 }
 
+static void
+purge_done(void *job)
+{
+    purging = false;
+    cache_note(job);
+    batch_free(job);
+}
+
+static void
+purge_cb(uv_timer_t *t)
+{
+    batch_t *b = suspects;
+
+    (void)t;
+    if (b == NULL || purging)
+        return;
+    suspects = NULL;
+    purging = true;
+    ff_worker_submit(dbf.cache_worker, b, cache_work, purge_done);
+}
+
 void
 dbf_store_start(void)
 {
+    uv_timer_init(ff_loop, &purge_timer);
+    uv_timer_start(&purge_timer, purge_cb, 200, 200);
+    uv_unref((uv_handle_t *)&purge_timer);
     uv_check_init(ff_loop, &submit_check);
     uv_check_start(&submit_check, submit_cb);
     uv_unref((uv_handle_t *)&submit_check);
@@ -227,6 +279,7 @@ dbf_store_busy(void)
 static void
 cache_row_done(void *job)
 {
+    cache_note(job);
     batch_free(job);
 }
 
