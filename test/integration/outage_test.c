@@ -6,10 +6,9 @@
  * acknowledged (new rows and qty updates), dbfront's /status shows the backlog; MariaDB
  * started again, the backlog drains and every acknowledged write is in MariaDB exactly once
  * with its last qty. (c) memcached hung (stopped, its accept queue full, as when overloaded or
- * cut off) while one row is updated twice: once memcached runs again, reads still return the
- * last write. (c) fails as of this writing: dbfront acknowledges a write whose memcached
- * update failed and never invalidates the key, so the first update's set, which reaches
- * memcached late, stays there as the row (dbfront/store.c, cache_done). */
+ * cut off) while one row is updated twice: dbfront's set for the first update reaches
+ * memcached late, the second never does; once memcached runs again, reads must still return
+ * the last write (dbfront deletes the keys whose update failed until memcached takes it). */
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
