@@ -129,7 +129,7 @@ asan: deps
 	  cat $(B)/asan/report*; echo "sanitizer reports above"; exit 1; fi
 
 bench: deps
-	$(MAKE) all
+	$(MAKE) all $(B)/test/apps/libstorebench.so
 	bin/ffbench --bin bin
 
 FMT_SRC = $(shell find common master gate net game dbfront apps client bench test include \

@@ -1,4 +1,6 @@
-/* cluster: temp config, master process, readiness by /status, stop by /stop, for ffbench. */
+/* cluster: temp config, master process, readiness by /status, stop by /stop, for ffbench.
+ * With a store, readiness also waits for dbfront (running once it has learnt the tables and
+ * replayed its log) and for both game nodes' links to it. */
 #include "cluster.h"
 
 #include <errno.h>
@@ -21,15 +23,17 @@
 #include "alloc.h"
 #include "ffclient.h"
 
-#define BENCH_NPORTS 4 /* root, web, gate bus, net */
+#define BENCH_NPORTS 5 /* root, web, gate bus, net, dbfront */
 #define BENCH_MAX_NODES 64
 
-static const char *const bench_nodes[] = {"gate", "net", "game1", "game2"};
+static const char *const bench_nodes[] = {"gate", "net", "game1", "game2", "dbfront"};
 
 struct bench_cluster_s {
     char dir[PATH_MAX];
     char bin[PATH_MAX];
-    int root_port, web_port, gate_port, net_port;
+    int root_port, web_port, gate_port, net_port, dbfront_port;
+    bool has_store;
+    bench_cluster_store_t store;
     pid_t master;
     bool reaped;
     int master_status;
@@ -55,8 +59,7 @@ bench_sleep_ms(int ms)
         ;
 }
 
-/* A port free on 127.0.0.1 a moment ago, distinct from the `n` in `avoid`; -1 on error. */
-static int
+int
 bench_free_port(const int *avoid, int n)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -81,11 +84,33 @@ bench_free_port(const int *avoid, int n)
     return -1;
 }
 
+/* Writes the store's parts of the config: the dbfront server entry (inside "servers") when
+ * `servers`, else the top-level sections after "servers". */
+static void
+bench_write_store(const bench_cluster_t *c, FILE *f, bool servers)
+{
+    if (servers) {
+        fprintf(f,
+                "    \"dbfront\": {\"rootport\": %d, \"wal\": \"%s/wal\", \"syncInterval\": %d, "
+                "\"log\": \"%s/dbfront.log\"},\n",
+                c->dbfront_port, c->dir, c->store.sync_interval_s, c->dir);
+        return;
+    }
+    fprintf(f,
+            "  \"db\": {\"host\": \"127.0.0.1\", \"port\": %d, \"user\": \"firefly\", "
+            "\"passwd\": \"firefly\", \"db\": \"firefly\"},\n"
+            "  \"memcached\": {\"urls\": [\"127.0.0.1:%d\"], \"hostname\": \"ffbench\"},\n"
+            "  \"tables\": {\"tb_item\": {\"pk\": \"id\", \"incr\": true, \"fk\": \"owner\", "
+            "\"timeout\": 600}},\n"
+            "  \"cluster\": {\"requestTimeout\": 120000},\n",
+            c->store.mysql_port, c->store.memcached_port);
+}
+
 /* Writes DIR/config.json. Returns 0 or -1 (printed). */
 static int
 bench_write_config(const bench_cluster_t *c, const char *app)
 {
-    char path[PATH_MAX + 16];
+    char path[PATH_MAX + 16], game_extra[64] = "";
     FILE *f;
     int rc;
 
@@ -104,16 +129,26 @@ bench_write_config(const bench_cluster_t *c, const char *app)
             "\"rootport\": %d}], \"log\": \"%s/net.log\"},\n",
             c->root_port, c->web_port, c->dir, c->gate_port, c->dir, c->net_port, c->gate_port,
             c->dir);
+    if (c->has_store) {
+        bench_write_store(c, f, true);
+        snprintf(game_extra, sizeof(game_extra),
+                 ", {\"rootname\": \"dbfront\", \"rootport\": %d}], \"mem\": true",
+                 c->dbfront_port);
+    } else {
+        snprintf(game_extra, sizeof(game_extra), "]");
+    }
     fprintf(f,
             "    \"game1\": {\"app\": \"%s\", \"remoteport\": [{\"rootname\": \"gate\", "
-            "\"rootport\": %d}], \"log\": \"%s/game1.log\"},\n"
+            "\"rootport\": %d}%s, \"log\": \"%s/game1.log\"},\n"
             "    \"game2\": {\"app\": \"%s\", \"remoteport\": [{\"rootname\": \"gate\", "
-            "\"rootport\": %d}], \"log\": \"%s/game2.log\"}\n"
-            "  },\n"
-            "  \"netconnect\": {\"magic\": \"N%%&0\", \"protoVersion\": 9, \"serverVersion\": 0, "
-            "\"maxPacket\": 65536}\n"
-            "}\n",
-            app, c->gate_port, c->dir, app, c->gate_port, c->dir);
+            "\"rootport\": %d}%s, \"log\": \"%s/game2.log\"}\n"
+            "  },\n",
+            app, c->gate_port, game_extra, c->dir, app, c->gate_port, game_extra, c->dir);
+    if (c->has_store)
+        bench_write_store(c, f, false);
+    fprintf(f, "  \"netconnect\": {\"magic\": \"N%%&0\", \"protoVersion\": 9, \"serverVersion\": "
+               "0, \"maxPacket\": 65536}\n"
+               "}\n");
     rc = fclose(f);
     return rc == 0 ? 0 : -1;
 }
@@ -199,25 +234,31 @@ bench_gate_has(json_t *st, const char *name)
     return false;
 }
 
-/* Whether the /status document shows the 4 nodes running and linked; says why not. */
+/* Whether the /status document shows every node running and linked (net and the game
+ * nodes to gate, with a store the game nodes to dbfront); says why not. */
 static bool
 bench_ready(bench_cluster_t *c, json_t *st, char *why, size_t len)
 {
+    size_t n = sizeof(bench_nodes) / sizeof(bench_nodes[0]) - (c->has_store ? 0 : 1), i;
     json_t *node;
     const char *state;
-    size_t i;
+    bool game;
 
     json_array_foreach(json_object_get(st, "nodes"), i, node)
         bench_node_seen(c, json_integer_value(json_object_get(node, "pid")));
-    for (i = 0; i < sizeof(bench_nodes) / sizeof(bench_nodes[0]); i++) {
+    for (i = 0; i < n; i++) {
         node = bench_status_node(st, bench_nodes[i]);
         state = json_string_value(json_object_get(node, "state"));
+        game = strncmp(bench_nodes[i], "game", 4) == 0;
         if (state == NULL || strcmp(state, "running") != 0)
             snprintf(why, len, "%s: state %s", bench_nodes[i], state ? state : "(missing)");
-        else if (i > 0 && !bench_gate_has(st, bench_nodes[i]))
+        else if ((i == 1 || game) && !bench_gate_has(st, bench_nodes[i]))
             snprintf(why, len, "%s: not among the gate's peers", bench_nodes[i]);
         else if (i == 1 && !json_is_true(json_object_get(node, "gate")))
             snprintf(why, len, "net: not linked to gate");
+        else if (game && c->has_store &&
+                 !json_is_true(json_object_get(json_object_get(node, "store"), "dbfront")))
+            snprintf(why, len, "%s: not linked to dbfront", bench_nodes[i]);
         else
             continue;
         return false;
@@ -279,6 +320,7 @@ bench_prepare(bench_cluster_t *c, const char *bin_dir, const char *app)
     c->web_port = ports[1];
     c->gate_port = ports[2];
     c->net_port = ports[3];
+    c->dbfront_port = ports[4];
     snprintf(c->dir, sizeof(c->dir), "/tmp/ffbench-XXXXXX");
     if (mkdtemp(c->dir) == NULL) {
         fprintf(stderr, "ffbench: mkdtemp: %s\n", strerror(errno));
@@ -288,10 +330,16 @@ bench_prepare(bench_cluster_t *c, const char *bin_dir, const char *app)
 }
 
 bench_cluster_t *
-bench_cluster_start(const char *bin_dir, const char *app, int timeout_ms)
+bench_cluster_start(const char *bin_dir, const char *app, const bench_cluster_store_t *store,
+                    int timeout_ms)
 {
     bench_cluster_t *c = ff_calloc(1, sizeof(*c));
     pid_t parent = getpid();
+
+    if (store != NULL) {
+        c->has_store = true;
+        c->store = *store;
+    }
 
     if (bench_prepare(c, bin_dir, app) < 0) {
         ff_free(c);
@@ -321,6 +369,18 @@ int
 bench_cluster_net_port(const bench_cluster_t *c)
 {
     return c->net_port;
+}
+
+pid_t
+bench_cluster_master_pid(const bench_cluster_t *c)
+{
+    return c->master;
+}
+
+int
+bench_cluster_web_port(const bench_cluster_t *c)
+{
+    return c->web_port;
 }
 
 const char *

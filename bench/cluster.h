@@ -1,17 +1,36 @@
 /* cluster: ffbench's own small cluster runner (bench does not link the test harness): writes
- * a config.json with 1 net, 1 gate and 2 game nodes on free ports into a temp dir, starts
- * `BIN/master` there, waits for GET /status to show it ready, and stops it with GET /stop,
- * killing by PID only if it will not stop. */
+ * a config.json with 1 net, 1 gate and 2 game nodes on free ports into a temp dir (plus, for
+ * the store section, a dbfront with its log in DIR/wal, and the game nodes reading
+ * memcached), starts `BIN/master` there, waits for GET /status to show it ready, and stops
+ * it with GET /stop, killing by PID only if it will not stop. */
 #ifndef BENCH_CLUSTER_H
 #define BENCH_CLUSTER_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 typedef struct bench_cluster_s bench_cluster_t;
 
+/* The store servers of a cluster with a dbfront: MariaDB (user and password firefly,
+ * database firefly) and memcached on 127.0.0.1. */
+typedef struct {
+    int mysql_port, memcached_port;
+    int sync_interval_s; /* dbfront's syncInterval */
+} bench_cluster_store_t;
+
 /* Starts master from bin_dir with the game app `app` (an absolute path) and waits up to
- * timeout_ms for readiness. Returns NULL after printing why and master's output. */
-bench_cluster_t *bench_cluster_start(const char *bin_dir, const char *app, int timeout_ms);
+ * timeout_ms for readiness. store: NULL for a cluster without dbfront; else a dbfront on
+ * these servers serving tb_item ({"pk":"id","incr":true,"fk":"owner"}), linked from both
+ * game nodes ("mem": true), and a requestTimeout of 120 s so that one long bench request
+ * is not cut off. Returns NULL after printing why and master's output. */
+bench_cluster_t *bench_cluster_start(const char *bin_dir, const char *app,
+                                     const bench_cluster_store_t *store, int timeout_ms);
+/* A port free on 127.0.0.1 a moment ago, distinct from the `n` in `avoid`; -1 on error. */
+int bench_free_port(const int *avoid, int n);
+/* master's PID. */
+pid_t bench_cluster_master_pid(const bench_cluster_t *c);
+/* Master's web port (GET /status, /stop). */
+int bench_cluster_web_port(const bench_cluster_t *c);
 /* The client port of the net node. */
 int bench_cluster_net_port(const bench_cluster_t *c);
 /* The temp dir holding config.json and the logs. */

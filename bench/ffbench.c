@@ -2,7 +2,10 @@
  * running the echo app (or targets a running one with --port), then runs closed-loop
  * scenarios and one paced open-loop scenario from one libuv client and prints requests/s,
  * p50/p99/max latency and errors. A closed loop's latency is only conns x depth / throughput
- * (Little's law); the paced one shows how the server answers a load it can carry. */
+ * (Little's law); the paced one shows how the server answers a load it can carry.
+ * Then the store section (store.h): its own cluster with dbfront, MariaDB and memcached,
+ * acknowledged writes/s, rows/s flushed into MariaDB, and read latency on a memcached hit
+ * and on misses. */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -15,6 +18,7 @@
 #include "cluster.h"
 #include "ffclient.h"
 #include "load.h"
+#include "store.h"
 
 /* About 30% of what 1000x1 carries closed-loop (~70k/s on 2 CPUs, client included); at 40k
  * the rate still holds there but p99 already swings from 5 to 40 ms with queueing. */
@@ -31,7 +35,18 @@ static const bench_scenario_t bench_scenarios[] = {
     {"1000x1", 1000, 1, false}, {"1000x1@R", 1000, 1, true},
 };
 
-#define BENCH_SCENARIO_NAMES "1x1 64x1 64x16 1000x1 1000x1@R"
+#define BENCH_SCENARIO_NAMES "1x1 64x1 64x16 1000x1 1000x1@R store"
+
+/* The store section: writes per game node closed-loop, outstanding per node, the paced
+ * phase's rate over both nodes (--duration long), reads per node and phase. 64 outstanding
+ * per node: dbfront commits a loop turn's writes with one fdatasync, so a closed loop needs
+ * that many writes in flight to fill its batches. */
+#define BENCH_STORE_WRITES 50000
+#define BENCH_STORE_CONC 64
+#define BENCH_STORE_RATE 20000.0
+#define BENCH_STORE_READS 20000
+#define BENCH_STORE_READ_CONC 8
+#define BENCH_STORE_SYNC_S 1
 
 typedef struct {
     const char *bin;
@@ -42,6 +57,12 @@ typedef struct {
     double duration_s, warmup_s;
     double rate; /* requests/s of the paced scenario */
     bool keep;
+    bool no_store;
+    const char *store_app; /* NULL: BIN/../build/test/apps/libstorebench.so */
+    long store_writes, store_reads;
+    int store_conc, store_read_conc;
+    double store_rate; /* 0: no paced write phase */
+    int store_sync_s;  /* dbfront's syncInterval */
 } bench_opts_t;
 
 static void
@@ -49,20 +70,40 @@ bench_usage(FILE *f)
 {
     fprintf(f,
             "usage: ffbench [--bin DIR] [--app PATH] [--host H --port P] [--scenario NAME]\n"
-            "               [--duration S] [--warmup S] [--rate R] [--keep]\n"
+            "               [--duration S] [--warmup S] [--rate R] [--keep] [--no-store]\n"
+            "               [--store-app PATH] [--store-writes N] [--store-conc C]\n"
+            "               [--store-rate R] [--store-reads N] [--store-read-conc C]\n"
+            "               [--store-sync S]\n"
             "  --bin DIR       where master and the role binaries are (default: bin)\n"
             "  --app PATH      echo app for the game nodes (default: DIR/../build/apps/"
             "libecho.so)\n"
             "  --host/--port   target a running cluster's net port instead of starting one\n"
-            "  --scenario S    one of " BENCH_SCENARIO_NAMES " (default: all)\n"
+            "  --scenario S    one of " BENCH_SCENARIO_NAMES " (default: all; store is\n"
+            "                  skipped with --port or --no-store)\n"
             "                  CONNSxDEPTH: closed loop, each conn keeps DEPTH requests "
             "outstanding\n"
             "                  CONNSxDEPTH@R: open loop, R requests/s on a fixed schedule\n"
             "  --rate R        requests/s of the paced scenario (default %.0f)\n"
             "  --duration S    measured seconds per scenario (default 5), after --warmup "
             "(default 1)\n"
-            "  --keep          keep the temp dir with config.json and the logs\n",
-            BENCH_DEFAULT_RATE);
+            "  --keep          keep the temp dirs with config.json, the logs and the db servers'\n"
+            "                  data (the servers are stopped)\n"
+            "store: its own cluster (gate, net, dbfront with syncInterval S, 2 game nodes\n"
+            "  running the storebench test app) and private MariaDB + memcached started by\n"
+            "  DIR/../scripts/db.sh on free ports. Both game nodes at once:\n"
+            "    write closed   --store-writes N per node (default %d), --store-conc C\n"
+            "                   outstanding per node (default %d): acknowledged writes/s\n"
+            "    write @R       --store-rate R writes/s over both nodes (default %.0f; 0 = skip)\n"
+            "                   for --duration seconds, latency from each write's due time\n"
+            "    read hit       --store-reads N per node (default %d), --store-read-conc C\n"
+            "                   outstanding per node (default %d), rows in memcached\n"
+            "    read miss dbf  after memcached flush_all: dbfront answers from its rows\n"
+            "    read miss db   rows seeded into MariaDB before dbfront started\n"
+            "  then rows/s flushed into MariaDB per write phase and whether the flush kept up.\n"
+            "  --store-app PATH  default: DIR/../build/test/apps/libstorebench.so (make tests)\n"
+            "  --store-sync S    dbfront's syncInterval in seconds (default %d)\n",
+            BENCH_DEFAULT_RATE, BENCH_STORE_WRITES, BENCH_STORE_CONC, BENCH_STORE_RATE,
+            BENCH_STORE_READS, BENCH_STORE_READ_CONC, BENCH_STORE_SYNC_S);
 }
 
 /* Parses a positive number of seconds. Returns 0 or -1. */
@@ -85,6 +126,17 @@ bench_parse_rate(const char *s, double *out)
     return end != s && *end == '\0' && *out >= 1 && *out <= 1e7 ? 0 : -1;
 }
 
+/* Parses an integer in [min, max]. Returns 0 or -1. */
+static int
+bench_parse_count(const char *s, long min, long max, long *out)
+{
+    char *end;
+
+    errno = 0;
+    *out = strtol(s, &end, 10);
+    return end != s && *end == '\0' && errno == 0 && *out >= min && *out <= max ? 0 : -1;
+}
+
 /* Parses the command line. Returns 0, 1 to exit with success (--help), -1 on error. */
 static int
 bench_parse_args(int argc, char **argv, bench_opts_t *o)
@@ -99,9 +151,18 @@ bench_parse_args(int argc, char **argv, bench_opts_t *o)
         {"warmup", required_argument, NULL, 'w'},
         {"rate", required_argument, NULL, 'r'},
         {"keep", no_argument, NULL, 'k'},
+        {"no-store", no_argument, NULL, 'N'},
+        {"store-app", required_argument, NULL, 'A'},
+        {"store-writes", required_argument, NULL, 'W'},
+        {"store-conc", required_argument, NULL, 'C'},
+        {"store-rate", required_argument, NULL, 'R'},
+        {"store-reads", required_argument, NULL, 'E'},
+        {"store-read-conc", required_argument, NULL, 'c'},
+        {"store-sync", required_argument, NULL, 'S'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    long n;
     int ch;
 
     while ((ch = getopt_long(argc, argv, "b:a:H:p:s:d:w:r:kh", longopts, NULL)) != -1) {
@@ -115,6 +176,22 @@ bench_parse_args(int argc, char **argv, bench_opts_t *o)
             o->scenario = optarg;
         else if (ch == 'k')
             o->keep = true;
+        else if (ch == 'N')
+            o->no_store = true;
+        else if (ch == 'A')
+            o->store_app = optarg;
+        else if (ch == 'W' && bench_parse_count(optarg, 1, 5000000, &o->store_writes) == 0)
+            continue;
+        else if (ch == 'E' && bench_parse_count(optarg, 1, 5000000, &o->store_reads) == 0)
+            continue;
+        else if (ch == 'C' && bench_parse_count(optarg, 1, 4096, &n) == 0)
+            o->store_conc = (int)n;
+        else if (ch == 'c' && bench_parse_count(optarg, 1, 4096, &n) == 0)
+            o->store_read_conc = (int)n;
+        else if (ch == 'S' && bench_parse_count(optarg, 1, 3600, &n) == 0)
+            o->store_sync_s = (int)n;
+        else if (ch == 'R' && bench_parse_count(optarg, 0, 10000000, &n) == 0)
+            o->store_rate = (double)n;
         else if (ch == 'p' && (o->port = atoi(optarg)) > 0 && o->port < 65536)
             continue;
         else if (ch == 'd' && bench_parse_seconds(optarg, &o->duration_s) == 0)
@@ -227,39 +304,104 @@ bench_run_all(const bench_opts_t *o, int port)
     return failed;
 }
 
-int
-main(int argc, char **argv)
+/* The echo scenarios on a cluster of their own. Returns 0, or -1 when any failed. */
+static int
+bench_echo(const bench_opts_t *o)
 {
-    bench_opts_t o = {"bin", NULL, "127.0.0.1", 0, NULL, 5, 1, BENCH_DEFAULT_RATE, false};
     char guess[PATH_MAX + 32], app[PATH_MAX];
     bench_cluster_t *c;
     int rc;
 
-    if ((rc = bench_parse_args(argc, argv, &o)) != 0)
-        return rc > 0 ? 0 : 1;
-    if (!bench_scenario_known(o.scenario))
-        return 1;
-    bench_raise_nofile();
-    if (o.port > 0)
-        return bench_run_all(&o, o.port) == 0 ? 0 : 1;
-    if (o.app != NULL)
-        snprintf(guess, sizeof(guess), "%s", o.app);
+    if (o->app != NULL)
+        snprintf(guess, sizeof(guess), "%s", o->app);
     else
-        snprintf(guess, sizeof(guess), "%s/../build/apps/libecho.so", o.bin);
+        snprintf(guess, sizeof(guess), "%s/../build/apps/libecho.so", o->bin);
     /* master runs in a temp dir, so the app path must be absolute. */
     if (realpath(guess, app) == NULL) {
         fprintf(stderr, "ffbench: %s: %s (run make all)\n", guess, strerror(errno));
-        return 1;
+        return -1;
     }
-    if ((c = bench_cluster_start(o.bin, app, 30000)) == NULL)
-        return 1;
+    if ((c = bench_cluster_start(o->bin, app, NULL, 30000)) == NULL)
+        return -1;
     printf("ffbench: cluster of 1 net, 1 gate, 2 game (echo) in %s, net port %d\n",
            bench_cluster_dir(c), bench_cluster_net_port(c));
-    rc = bench_run_all(&o, bench_cluster_net_port(c));
+    rc = bench_run_all(o, bench_cluster_net_port(c));
     if (rc != 0)
         bench_cluster_dump_logs(c);
     if (bench_cluster_stop(c, 30000) < 0)
-        rc = rc == 0 ? 1 : rc;
-    bench_cluster_free(c, o.keep);
-    return rc == 0 ? 0 : 1;
+        rc = -1;
+    bench_cluster_free(c, o->keep);
+    return rc == 0 ? 0 : -1;
+}
+
+/* The store section (store.h). Returns 0 or -1. */
+static int
+bench_store(const bench_opts_t *o)
+{
+    char guess[PATH_MAX + 48], app[PATH_MAX], script[PATH_MAX + 48];
+    bench_store_opts_t so = {.bin = o->bin,
+                             .app = app,
+                             .script = script,
+                             .writes = o->store_writes,
+                             .write_conc = o->store_conc,
+                             .rate = o->store_rate,
+                             .paced_s = o->duration_s,
+                             .reads = o->store_reads,
+                             .read_conc = o->store_read_conc,
+                             .sync_interval_s = o->store_sync_s,
+                             .keep = o->keep};
+
+    if (o->store_app != NULL)
+        snprintf(guess, sizeof(guess), "%s", o->store_app);
+    else
+        snprintf(guess, sizeof(guess), "%s/../build/test/apps/libstorebench.so", o->bin);
+    if (realpath(guess, app) == NULL) {
+        fprintf(stderr, "ffbench: %s: %s (run make tests)\n", guess, strerror(errno));
+        return -1;
+    }
+    snprintf(script, sizeof(script), "%s/../scripts/db.sh", o->bin);
+    return bench_store_run(&so);
+}
+
+int
+main(int argc, char **argv)
+{
+    bench_opts_t o = {"bin",
+                      NULL,
+                      "127.0.0.1",
+                      0,
+                      NULL,
+                      5,
+                      1,
+                      BENCH_DEFAULT_RATE,
+                      false,
+                      false,
+                      NULL,
+                      BENCH_STORE_WRITES,
+                      BENCH_STORE_READS,
+                      BENCH_STORE_CONC,
+                      BENCH_STORE_READ_CONC,
+                      BENCH_STORE_RATE,
+                      BENCH_STORE_SYNC_S};
+    bool only_store;
+    int rc;
+
+    if ((rc = bench_parse_args(argc, argv, &o)) != 0)
+        return rc > 0 ? 0 : 1;
+    only_store = o.scenario != NULL && strcmp(o.scenario, "store") == 0;
+    if (!only_store && !bench_scenario_known(o.scenario))
+        return 1;
+    if (only_store && (o.port > 0 || o.no_store)) {
+        fprintf(stderr, "ffbench: --scenario store starts its own cluster: drop --port and "
+                        "--no-store\n");
+        return 1;
+    }
+    bench_raise_nofile();
+    if (o.port > 0)
+        return bench_run_all(&o, o.port) == 0 ? 0 : 1;
+    if (!only_store && bench_echo(&o) < 0)
+        rc = 1;
+    if ((only_store || (o.scenario == NULL && !o.no_store)) && bench_store(&o) < 0)
+        rc = 1;
+    return rc;
 }
