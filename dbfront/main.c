@@ -77,7 +77,7 @@ retry_in(void (*fn)(void), const char *what, const char *err)
 static void
 sweep_cb(uv_timer_t *t)
 {
-    dbf_rows_evict(&dbf.rows, uv_now(t->loop));
+    dbf_rows_evict(&dbf.rows, uv_now(t->loop), 4096);
 }
 
 static int
@@ -94,7 +94,7 @@ serve(void)
     dbf_store_start();
     dbf_flush_start(ff_self->sync_interval_s);
     uv_timer_init(ff_loop, &sweep_timer);
-    uv_timer_start(&sweep_timer, sweep_cb, 1000, 1000);
+    uv_timer_start(&sweep_timer, sweep_cb, 100, 100);
     uv_unref((uv_handle_t *)&sweep_timer);
     ff_log(FF_LOG_INFO, "serving %zu tables; %zu rows from the log wait for a flush",
            dbf.schema->ntables, dbf.rows.ndirty);

@@ -76,6 +76,20 @@ dbf_rows_add_clean(dbf_rows_t *rs, const dbf_table_t *t, int64_t pk, json_t *doc
     return r;
 }
 
+/* Flush snapshots share a row's documents instead of copying them (the flusher thread reads
+ * them): a document someone else holds is copied before it is changed. */
+static json_t *
+own(json_t *j)
+{
+    json_t *c;
+
+    if (j == NULL || j->refcount <= 1)
+        return j;
+    c = json_deep_copy(j);
+    json_decref(j);
+    return c;
+}
+
 static void
 mark_dirty(dbf_rows_t *rs, dbf_row_t *r, int state)
 {
@@ -89,6 +103,8 @@ mark_dirty(dbf_rows_t *rs, dbf_row_t *r, int state)
 static void
 apply_update(dbf_rows_t *rs, dbf_row_t *r, json_t *fields)
 {
+    r->doc = own(r->doc);
+    r->fields = own(r->fields);
     if (r->doc != NULL)
         json_object_update(r->doc, fields);
     if (r->state == DBF_NEW)
@@ -181,7 +197,7 @@ dbf_rows_replay(dbf_rows_t *rs, const dbf_schema_t *s, const uint8_t *payload, s
     return rc;
 }
 
-/* The change that brings MariaDB to the row's state (the JSON is a copy). */
+/* The change that brings MariaDB to the row's state; it shares the row's JSON (see own). */
 static dbf_change_t
 row_change(const dbf_row_t *r)
 {
@@ -189,10 +205,10 @@ row_change(const dbf_row_t *r)
 
     if (r->state == DBF_NEW) {
         c.op = DBF_OP_UPSERT;
-        c.row = json_deep_copy(r->doc);
+        c.row = json_incref(r->doc);
     } else if (r->state == DBF_UPD) {
         c.op = DBF_OP_UPDATE;
-        c.row = json_deep_copy(r->fields);
+        c.row = json_incref(r->fields);
     } else {
         c.op = DBF_OP_DELETE;
     }
@@ -259,11 +275,14 @@ dbf_rows_abandon(dbf_snapshot_t *snap)
 }
 
 size_t
-dbf_rows_evict(dbf_rows_t *rs, uint64_t now)
+dbf_rows_evict(dbf_rows_t *rs, uint64_t now, size_t budget)
 {
     size_t n = 0;
 
-    for (size_t i = 0; rs->map.slots && i <= rs->map.mask; i++) {
+    /* A slice of the table per call, resuming where the last one stopped, so that a sweep
+     * never holds the loop for long however many rows there are. */
+    for (; budget > 0 && rs->map.slots; budget--) {
+        size_t i = rs->sweep_at++ & rs->map.mask;
         dbf_row_t *r = rs->map.slots[i].value;
         bool forgettable = r != NULL && ff_list_empty(&r->dirty) && r->pins == 0;
         /* A deleted row is forgotten once its DELETE is committed; a clean one when idle. */
@@ -272,7 +291,7 @@ dbf_rows_evict(dbf_rows_t *rs, uint64_t now)
             ff_map_del(&rs->map, rs->map.slots[i].key);
             row_free(r);
             n++;
-            i--;
+            rs->sweep_at--; /* backward-shift deletion may have moved another row here */
         }
     }
     return n;

@@ -36,10 +36,12 @@ typedef struct {
     ff_map_t map;    /* (table index << 56 | pk) -> dbf_row_t */
     ff_list_t dirty; /* dirty rows, oldest write first */
     size_t ndirty;
+    size_t sweep_at; /* where dbf_rows_evict resumes */
 } dbf_rows_t;
 
 typedef struct {
-    dbf_change_t *changes; /* for dbf_db_apply; the JSON is the snapshot's own copy */
+    dbf_change_t *changes; /* for dbf_db_apply; the JSON is shared with the rows, which copy
+                            * a document before changing it while it is shared */
     dbf_row_t **rows;
     uint64_t *versions;
     size_t n;
@@ -74,8 +76,9 @@ dbf_snapshot_t *dbf_rows_snapshot(dbf_rows_t *rs);
 void dbf_rows_committed(dbf_rows_t *rs, dbf_snapshot_t *snap);
 /* After a failed flush: unpins and frees the snapshot; the rows stay dirty. */
 void dbf_rows_abandon(dbf_snapshot_t *snap);
-/* Forgets unpinned rows that are clean and unused for longer than their table's timeout,
- * or deleted with the DELETE committed. Returns how many. */
-size_t dbf_rows_evict(dbf_rows_t *rs, uint64_t now);
+/* Looks at the next `budget` slots of the table (resuming where the last call stopped) and
+ * forgets unpinned rows that are clean and unused for longer than their table's timeout, or
+ * deleted with the DELETE committed. Returns how many. */
+size_t dbf_rows_evict(dbf_rows_t *rs, uint64_t now, size_t budget);
 
 #endif

@@ -372,6 +372,60 @@ schema_utf8_chars(const char *s, size_t len)
 }
 
 /* Checks an integer column value: a JSON integer in range, or a boolean (0/1). */
+/* Reads exactly n digits at *p into *out and advances; false when they are not there. */
+static bool
+schema_digits(const char **p, int n, int *out)
+{
+    *out = 0;
+    for (int i = 0; i < n; i++, (*p)++) {
+        if (**p < '0' || **p > '9')
+            return false;
+        *out = *out * 10 + (**p - '0');
+    }
+    return true;
+}
+
+/* hh:mm:ss[.ffffff] with the hours below max_h. */
+static bool
+schema_time_ok(const char *p, int max_h)
+{
+    int h = 0, m, sec, n = 0;
+
+    while (*p >= '0' && *p <= '9' && n < 3) {
+        h = h * 10 + (*p++ - '0');
+        n++;
+    }
+    if (n < 1 || h > max_h || *p++ != ':' || !schema_digits(&p, 2, &m) || m > 59 || *p++ != ':' ||
+        !schema_digits(&p, 2, &sec) || sec > 59)
+        return false;
+    if (*p == '.')
+        for (p++, n = 0; *p >= '0' && *p <= '9'; p++)
+            n++;
+    return *p == '\0';
+}
+
+/* YYYY-MM-DD[( |T)hh:mm:ss[.ffffff]] with a real calendar date, or a TIME value. */
+static bool
+schema_datetime_ok(const char *s)
+{
+    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    const char *p = s;
+    int y, m, d;
+    bool leap;
+
+    if (strchr(s, '-') == NULL || (s[0] == '-' && strchr(s + 1, '-') == NULL))
+        return schema_time_ok(s[0] == '-' ? s + 1 : s, 838);
+    if (!schema_digits(&p, 4, &y) || *p++ != '-' || !schema_digits(&p, 2, &m) || *p++ != '-' ||
+        !schema_digits(&p, 2, &d) || y < 1000 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1])
+        return false;
+    leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (m == 2 && d == 29 && !leap)
+        return false;
+    if (*p == '\0')
+        return true;
+    return (*p == ' ' || *p == 'T') && schema_time_ok(p + 1, 23);
+}
+
 static int
 schema_check_int(const dbf_table_t *t, const dbf_col_t *c, json_t *v, char *err, size_t errlen)
 {
@@ -437,13 +491,13 @@ schema_check_value(const dbf_table_t *t, const dbf_col_t *c, json_t *v, char *er
             return schema_wrong_type(t, c, "a string", v, err, errlen);
         return schema_check_len(t, c, v, err, errlen);
     case DBF_COL_DATETIME:
-        /* Only the characters MariaDB's date and time formats use: not every bad date is
-         * caught, but a value of the wrong kind never reaches a flush. */
-        if (json_is_string(v) && json_string_length(v) > 0 &&
-            json_string_length(v) <= SCHEMA_DATETIME_MAX &&
-            strspn(json_string_value(v), "0123456789-:. T/") == json_string_length(v))
+        /* A value MariaDB's strict mode would refuse must never reach a flush, where it
+         * would hold up every later write. */
+        if (json_is_string(v) && json_string_length(v) <= SCHEMA_DATETIME_MAX &&
+            schema_datetime_ok(json_string_value(v)))
             return 0;
-        return schema_wrong_type(t, c, "a date/time string", v, err, errlen);
+        return schema_wrong_type(t, c, "a date/time string", v,
+                                 err, errlen);
     case DBF_COL_JSON:
         return 0;
     }

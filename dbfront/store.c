@@ -413,34 +413,36 @@ db_get_work(void *state, void *job)
 }
 
 /* The fk lookup's rows from MariaDB, corrected by what is newer here: rows written since
- * the last flush, deleted ones dropped, new ones added. */
+ * the last flush (deleted ones dropped, changed ones as they are now, new ones added). The
+ * SELECT ran on the flusher's thread, so no flush committed rows between it and now. */
 static json_t *
 overlay_by(const dbf_table_t *t, json_t *db_rows, json_t *value)
 {
     json_t *out = json_array(), *row;
-    const char *fkname = t->cols[t->fk].name;
+    const char *fkname = t->cols[t->fk].name, *pkname = t->cols[t->pk].name;
+    ff_map_t seen = {0};
     size_t i;
 
     json_array_foreach(db_rows, i, row)
     {
-        json_int_t pk = json_integer_value(json_object_get(row, t->cols[t->pk].name));
+        json_int_t pk = json_integer_value(json_object_get(row, pkname));
         dbf_row_t *r = dbf_rows_find(&dbf.rows, t, pk);
-        if (r == NULL)
-            json_array_append(out, row);
-        else if (r->state != DBF_DEL)
-            json_array_append(out, dbf_rows_add_clean(&dbf.rows, t, pk, row, ff_node_now())->doc);
+        if (r != NULL && r->state != DBF_DEL && r->doc == NULL)
+            r = dbf_rows_add_clean(&dbf.rows, t, pk, row, ff_node_now());
+        if (r != NULL &&
+            (r->state == DBF_DEL || !json_equal(json_object_get(r->doc, fkname), value)))
+            continue;
+        json_array_append(out, r != NULL ? r->doc : row);
+        ff_map_set(&seen, (uint64_t)pk, out);
     }
     for (ff_list_t *n = dbf.rows.dirty.next; n != &dbf.rows.dirty; n = n->next) {
         dbf_row_t *r = ff_container_of(n, dbf_row_t, dirty);
-        if (r->t == t && r->state == DBF_NEW && json_equal(json_object_get(r->doc, fkname), value))
+        if (r->t == t && r->doc != NULL && r->state != DBF_DEL &&
+            ff_map_get(&seen, (uint64_t)r->pk) == NULL &&
+            json_equal(json_object_get(r->doc, fkname), value))
             json_array_append(out, r->doc);
     }
-    /* A NEW row flushed before the SELECT is in db_rows already: keep the first copy. */
-    for (size_t a = 0; a < json_array_size(out); a++)
-        for (size_t b = json_array_size(out); b-- > a + 1;)
-            if (json_equal(json_object_get(json_array_get(out, a), t->cols[t->pk].name),
-                           json_object_get(json_array_get(out, b), t->cols[t->pk].name)))
-                json_array_remove(out, b);
+    ff_map_clear(&seen);
     return out;
 }
 
@@ -521,6 +523,8 @@ load_start(load_t *ld)
     dbf.st.reads++;
     if (strcmp(ld->method, "upd") == 0 || strcmp(ld->method, "del") == 0)
         ff_worker_submit(dbf.cache_worker, ld, cache_get_work, cache_get_done);
+    else if (strcmp(ld->method, "getby") == 0)
+        ff_worker_submit(dbf.flusher, ld, db_get_work, db_get_done);
     else
         ff_worker_submit(dbf.reader, ld, db_get_work, db_get_done);
 }
@@ -581,11 +585,6 @@ handle_call(peer_t *p, uint32_t seq, const char *method, json_t *args)
     const dbf_table_t *t;
     int64_t pk;
 
-    if (strcmp(method, "get") && strcmp(method, "getby") && strcmp(method, "new") &&
-        strcmp(method, "upd") && strcmp(method, "del")) {
-        answer_error(p, seq, 400, "unknown store method %s", method);
-        return;
-    }
     if ((t = call_table(p, seq, args, method, &pk)) == NULL)
         return;
     if ((strcmp(method, "new") == 0 || strcmp(method, "upd") == 0) && !json_is_object(row)) {
@@ -603,19 +602,33 @@ handle_call(peer_t *p, uint32_t seq, const char *method, json_t *args)
     }
 }
 
+/* The method names, kept as literals: requests that wait for a load hold on to them. */
+static const char *
+method_name(ff_str_t m)
+{
+    static const char *const names[] = {"get", "getby", "new", "upd", "del"};
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (ff_str_eq(m, names[i]))
+            return names[i];
+    return NULL;
+}
+
 static void
 peer_msg_cb(ff_link_t *l, const ff_bus_msg_t *m)
 {
     peer_t *p = ff_link_data(l);
-    char method[16];
+    const char *method;
     json_t *args;
 
     if (m->kind != FF_BUS_CALL)
         return; /* HELLO and anything else: nothing to do */
-    snprintf(method, sizeof(method), "%.*s", (int)m->method.len, m->method.p);
+    method = method_name(m->method);
     args = json_loadb((const char *)m->body, m->body_len, 0, NULL);
     if (dbf.stopping)
         answer_error(p, m->seq, 503, "dbfront is stopping");
+    else if (method == NULL)
+        answer_error(p, m->seq, 400, "unknown store method %.*s", (int)m->method.len, m->method.p);
     else if (!json_is_object(args))
         answer_error(p, m->seq, 400, "store arguments must be a JSON object");
     else

@@ -111,14 +111,18 @@ test_snapshot_commit(void **state)
     assert_int_equal(snap->changes[2].op, DBF_OP_DELETE);
     /* Row 2 is written while the flush runs: it must stay dirty, with its new field. */
     dbf_rows_apply(&rs, DBF_REC_UPD, t, 2, lvl, 2);
+    assert_null(json_object_get(snap->changes[1].row, "level")); /* the snapshot kept its copy */
+    assert_int_equal(json_integer_value(json_object_get(dbf_rows_find(&rs, t, 2)->doc, "level")),
+                     3);
     dbf_rows_committed(&rs, snap);
     assert_int_equal(rs.ndirty, 1);
     assert_int_equal(dbf_rows_find(&rs, t, 1)->state, DBF_CLEAN);
     assert_int_equal(dbf_rows_find(&rs, t, 2)->state, DBF_NEW);
-    assert_int_equal(dbf_rows_evict(&rs, 3), 1); /* the committed delete is forgotten */
+    assert_int_equal(dbf_rows_evict(&rs, 3, 1 << 20), 1); /* the committed delete is forgotten */
     assert_null(dbf_rows_find(&rs, t, 3));
-    assert_int_equal(dbf_rows_evict(&rs, 3 + 601 * 1000), 1); /* row 1, idle past timeout */
-    assert_non_null(dbf_rows_find(&rs, t, 2));                /* dirty rows stay */
+    assert_int_equal(dbf_rows_evict(&rs, 3 + 601 * 1000, 1 << 20),
+                     1);                       /* row 1, idle past timeout */
+    assert_non_null(dbf_rows_find(&rs, t, 2)); /* dirty rows stay */
     snap = dbf_rows_snapshot(&rs);
     dbf_rows_abandon(snap);
     assert_int_equal(rs.ndirty, 1);

@@ -304,6 +304,12 @@ test_row_other_types(void **state)
     check(it, "{\"price\": true}", U, "tb_item.price: expected a number, got true");
     check(it, "{\"born\": 20261122}", U, "tb_item.born: expected a date/time string, got 20261122");
     check(it, "{\"born\": \"soon\"}", U, "tb_item.born: expected a date/time string, got \"soon\"");
+    /* Impossible dates are refused at write time: MariaDB would refuse them at flush. */
+    check(it, "{\"born\": \"2024-13-45 25:61:61\"}", U,
+          "tb_item.born: expected a date/time string, got \"2024-13-45 25:61:61\"");
+    check(it, "{\"born\": \"2023-02-29\"}", U,
+          "tb_item.born: expected a date/time string, got \"2023-02-29\"");
+    check(it, "{\"born\": \"2024-02-29 23:59:59.5\"}", U, NULL);
     check(it, "{\"icon\": 1}", U, "tb_item.icon: expected a string, got 1");
     check(f->user, "{\"created\": \"2026-11-22 03:04:05.678\"}", U, NULL);
 }
