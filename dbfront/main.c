@@ -25,7 +25,7 @@ typedef struct {
 
 static uv_tcp_t listener;
 static uv_timer_t retry_timer, sweep_timer, stop_timer;
-static uint64_t stop_deadline;
+static uint64_t stop_deadline, stop_retry_at;
 static boot_t boot;
 
 static void boot_schema(void);
@@ -309,6 +309,7 @@ dbf_exit(void)
 static void
 final_flush_done(bool ok)
 {
+    stop_retry_at = uv_now(ff_loop) + (ok ? 0 : 500);
     if (ok && dbf.rows.ndirty == 0) {
         dbf_exit();
     } else if (uv_now(ff_loop) >= stop_deadline) {
@@ -331,8 +332,9 @@ stop_check_cb(uv_timer_t *t)
         dbf_exit();
         return;
     }
-    if (dbf_store_busy() > 0 || dbf_flush_running())
+    if (dbf_store_busy() > 0 || dbf_flush_running() || uv_now(ff_loop) < stop_retry_at)
         return;
+    stop_retry_at = UINT64_MAX; /* until final_flush_done */
     dbf_flush_now(final_flush_done);
 }
 
