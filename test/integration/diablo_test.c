@@ -5,8 +5,8 @@
  * creates the one character a user may have; 103 binds the session to game1 or game2 and
  * answers the character; 104/105/106 land on that node and keep the exp and coin; a
  * disconnect saves them, and MariaDB shows the rows once flushed (syncInterval 1 s); a new
- * login finds the saved values; a player still connected at /stop is saved too. */
-#include <errno.h>
+ * login finds the saved values; eight logins of different users at once (known names and
+ * new ones) all succeed; a player still connected at /stop is saved too. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +56,7 @@ static const char login_body[] = "{\"password\":\"chenee\",\"username\":\"chenee
 #define LINK_MS 10000
 #define FLUSH_MS 15000
 #define RACERS 3
+#define MIXED 8
 
 /* ---- helpers ---- */
 
@@ -284,6 +285,43 @@ test_login_race(th_cluster_t *c, dbenv_t *db)
         TH_EQ_INT(uid[i], uid[0], "race: login %d got the same userId", i);
     expect_row(db, "SELECT COUNT(*) AS n FROM tb_user WHERE username = 'racer'", "n=1",
                "race: one tb_user row named racer in MariaDB");
+}
+
+/* Logins of different users at once, new names and known ones mixed: every one succeeds
+ * (concurrent store calls of different kinds must not disturb each other in dbfront). */
+static void
+test_mixed_logins(th_cluster_t *c)
+{
+    static const char *const names[MIXED] = {"chenee", "mixa1", "mixb1", "racer",
+                                             "mixc1",  "mixd1", "mixe1", "mixf1"};
+    ffc_t *cl[MIXED];
+    char body[96];
+    int ok = 0;
+
+    for (int i = 0; i < MIXED; i++)
+        cl[i] = th_connect(c);
+    for (int i = 0; i < MIXED; i++) {
+        snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\"}", names[i],
+                 i == 0   ? "chenee"
+                 : i == 3 ? "fast1"
+                          : "secret");
+        if (cl[i] != NULL)
+            ffc_send(cl[i], LOGIN, body, strlen(body));
+    }
+    for (int i = 0; i < MIXED; i++) {
+        ffc_msg_t m = {0};
+        json_t *j = NULL;
+        if (cl[i] != NULL && ffc_recv(cl[i], &m, WAIT_MS) == 0)
+            j = parse(&m);
+        if (json_is_true(json_object_get(j, "result")))
+            ok++;
+        else
+            th_diag("mixed logins: %s got %s", names[i], m.body ? (const char *)m.body : "nothing");
+        json_decref(j);
+        ffc_msg_free(&m);
+        ffc_close(cl[i]);
+    }
+    TH_EQ_INT(ok, MIXED, "mixed logins: all %d logins of different users at once succeed", MIXED);
 }
 
 /* ---- the character ---- */
@@ -532,6 +570,7 @@ main(void)
         TH_EQ_INT(th_wait(linked_cb, c, LINK_MS), 0, "gate, game1 and game2 linked to dbfront");
         last = run(c, db, &cid);
         test_login_race(c, db);
+        test_mixed_logins(c);
         th_cluster_stop(c);
         if (last != NULL) {
             snprintf(sql, sizeof(sql), "SELECT exp, coin FROM tb_character WHERE id = %lld", cid);
