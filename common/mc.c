@@ -64,6 +64,28 @@ ff_mc_delete(ff_mc_t *mc, const char *key)
     return rc == MEMCACHED_SUCCESS || rc == MEMCACHED_NOTFOUND ? 0 : -1;
 }
 
+int
+ff_mc_pipeline(ff_mc_t *mc, const ff_mc_op_t *ops, size_t n)
+{
+    memcached_return_t rc = MEMCACHED_SUCCESS;
+    int failed = 0;
+
+    memcached_behavior_set(mc->st, MEMCACHED_BEHAVIOR_NOREPLY, 1);
+    for (size_t i = 0; i < n; i++) {
+        const ff_mc_op_t *op = &ops[i];
+        rc = op->val
+                 ? memcached_set(mc->st, op->key, strlen(op->key), op->val, op->len, op->ttl_s, 0)
+                 : memcached_delete(mc->st, op->key, strlen(op->key), 0);
+        if (rc != MEMCACHED_SUCCESS && rc != MEMCACHED_BUFFERED && rc != MEMCACHED_NOTFOUND)
+            failed = 1;
+    }
+    memcached_behavior_set(mc->st, MEMCACHED_BEHAVIOR_NOREPLY, 0);
+    /* "version" goes to every server behind the updates; its answer means they are done. */
+    if (memcached_version(mc->st) != MEMCACHED_SUCCESS)
+        failed = 1;
+    return failed ? -1 : 0;
+}
+
 void
 ff_mc_free(ff_mc_t *mc)
 {

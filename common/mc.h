@@ -20,6 +20,19 @@ int ff_mc_get(ff_mc_t *mc, const char *key, char **val, size_t *len);
 int ff_mc_set(ff_mc_t *mc, const char *key, const char *val, size_t len, int ttl_s);
 /* Deletes key (absent counts as done). Returns 0 or -1. */
 int ff_mc_delete(ff_mc_t *mc, const char *key);
+/* One update of a batch: set key to val (len bytes, ttl_s), or delete it when val is NULL. */
+typedef struct {
+    const char *key;
+    const char *val;
+    size_t len;
+    int ttl_s;
+} ff_mc_op_t;
+
+/* Sends every update without waiting for each answer, then waits until every server has
+ * processed them (one round trip per batch instead of one per key; memcached handles one
+ * connection's commands in order). Returns 0, or -1 when memcached could not be reached or
+ * did not confirm: then treat every key as not updated. */
+int ff_mc_pipeline(ff_mc_t *mc, const ff_mc_op_t *ops, size_t n);
 /* Frees; NULL is a no-op. */
 void ff_mc_free(ff_mc_t *mc);
 /* Formats the key of a row: `<hostname>:<table>:<pk>` (hostname "firefly" by default). */

@@ -152,16 +152,22 @@ cache_work(void *state, void *job)
 {
     ff_mc_t *mc = state;
     batch_t *b = job;
+    ff_mc_op_t *ops;
+    bool failed;
 
     b->rc = 0;
-    for (size_t i = 0; mc != NULL && i < b->nops; i++) {
+    if (mc == NULL || b->nops == 0)
+        return;
+    ops = ff_malloc(b->nops * sizeof(*ops));
+    for (size_t i = 0; i < b->nops; i++) {
         cache_op_t *op = &b->ops[i];
-        int rc = op->doc ? ff_mc_set(mc, op->key, op->doc, strlen(op->doc), op->ttl)
-                         : ff_mc_delete(mc, op->key);
-        op->failed = rc < 0;
-        if (rc < 0)
-            b->rc--;
+        ops[i] = (ff_mc_op_t){op->key, op->doc, op->doc ? strlen(op->doc) : 0, op->ttl};
     }
+    failed = ff_mc_pipeline(mc, ops, b->nops) < 0;
+    for (size_t i = 0; i < b->nops; i++)
+        b->ops[i].failed = failed;
+    b->rc = failed ? -(int)b->nops : 0;
+    ff_free(ops);
 }
 
 /* Records the keys of b's failed updates as suspects; returns whether memcached is fine. */
