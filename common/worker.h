@@ -1,6 +1,6 @@
 /* worker: a thread that runs jobs one at a time, in submission order, off the loop, and
- * reports each job's completion back on the loop. dbfront and the store client own one per blocking resource
- * (the log file, memcached, a MariaDB connection), so that a resource is never used by two
+ * reports each job's completion back on the loop. dbfront and the store client own one per blocking
+ * resource (the log file, memcached, a MariaDB connection), so that a resource is never used by two
  * threads at once and never by the loop. */
 #ifndef FF_WORKER_H
 #define FF_WORKER_H

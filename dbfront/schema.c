@@ -496,8 +496,7 @@ schema_check_value(const dbf_table_t *t, const dbf_col_t *c, json_t *v, char *er
         if (json_is_string(v) && json_string_length(v) <= SCHEMA_DATETIME_MAX &&
             schema_datetime_ok(json_string_value(v)))
             return 0;
-        return schema_wrong_type(t, c, "a date/time string", v,
-                                 err, errlen);
+        return schema_wrong_type(t, c, "a date/time string", v, err, errlen);
     case DBF_COL_JSON:
         return 0;
     }
