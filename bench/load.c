@@ -189,7 +189,7 @@ bench_conn_reply(bench_conn_t *c, const ff_frame_t *f, const uint8_t *body, uint
      * at the end of the window is not left out. */
     if (sent >= l->measure_from && (l->o->rate > 0 ? sent < l->measure_to : now <= l->measure_to)) {
         l->r->requests++;
-        bench_hist_record(&l->r->hist, now - sent);
+        ff_hist_record(&l->r->hist, now - sent);
     }
 }
 

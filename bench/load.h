@@ -29,7 +29,7 @@ typedef struct {
     uint64_t completed; /* replies received inside the window, whenever their request left */
     double seconds;     /* length of the measured window */
     uint64_t errors;    /* wrong replies, failed or lost connections, requests lost (> 1 s) */
-    bench_hist_t hist;  /* latency of the measured requests, in nanoseconds */
+    ff_hist_t hist;     /* latency of the measured requests, in nanoseconds */
     char first_error[160];
 } bench_load_result_t;
 

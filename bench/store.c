@@ -37,7 +37,7 @@ typedef struct {
     long long n, errors;
     double ms; /* the slower node's run, from its first call to its last callback */
     long long lo, hi;
-    bench_hist_t hist; /* nanoseconds */
+    ff_hist_t hist; /* nanoseconds */
     char nodes[BENCH_NGAME][32];
     char first_error[200];
 } bench_phase_t;
@@ -139,28 +139,28 @@ bench_flush_sample(bench_flush_t *f, const bench_st_t *s)
 
 /* Adds a node's "hist" ({"subBits","min","max","counts":[[bucket,count],...]}) to h. */
 static int
-bench_hist_from_json(bench_hist_t *h, json_t *j)
+ff_hist_from_json(ff_hist_t *h, json_t *j)
 {
-    static bench_hist_t one;
+    static ff_hist_t one;
     json_t *pair;
     size_t i;
     long long k, n;
 
-    if (bench_int(j, "subBits") != BENCH_HIST_SUB_BITS)
+    if (bench_int(j, "subBits") != FF_HIST_SUB_BITS)
         return -1;
-    bench_hist_reset(&one);
+    ff_hist_reset(&one);
     json_array_foreach(json_object_get(j, "counts"), i, pair)
     {
         k = (long long)json_integer_value(json_array_get(pair, 0));
         n = (long long)json_integer_value(json_array_get(pair, 1));
-        if (k < 0 || k >= BENCH_HIST_BUCKETS || n <= 0)
+        if (k < 0 || k >= FF_HIST_BUCKETS || n <= 0)
             return -1;
         one.counts[k] += (uint64_t)n;
         one.total += (uint64_t)n;
     }
     one.min = (uint64_t)bench_int(j, "min");
     one.max = (uint64_t)bench_int(j, "max");
-    bench_hist_merge(h, &one);
+    ff_hist_merge(h, &one);
     return 0;
 }
 
@@ -178,7 +178,7 @@ bench_phase_add(bench_phase_t *p, int i, const ffc_msg_t *m)
     if (err != NULL) {
         snprintf(p->first_error, sizeof(p->first_error), "request failed: %s",
                  json_string_value(json_object_get(err, "message")));
-    } else if (!json_is_object(j) || bench_hist_from_json(&p->hist, json_object_get(j, "hist"))) {
+    } else if (!json_is_object(j) || ff_hist_from_json(&p->hist, json_object_get(j, "hist"))) {
         snprintf(p->first_error, sizeof(p->first_error), "malformed reply: %.120s", m->body);
     } else {
         snprintf(p->nodes[i], sizeof(p->nodes[i]), "%s",
@@ -216,7 +216,7 @@ bench_phase(bench_store_t *b, uint32_t cmd, json_t *body[BENCH_NGAME], bench_pha
     char *text;
 
     memset(p, 0, sizeof(*p));
-    bench_hist_reset(&p->hist);
+    ff_hist_reset(&p->hist);
     for (i = 0; i < BENCH_NGAME && rc == 0; i++) {
         text = json_dumps(body[i], JSON_COMPACT);
         rc = ffc_send(b->conn[i], cmd, text, strlen(text));
@@ -293,9 +293,8 @@ bench_phase_print(const char *label, int conc, const bench_phase_t *p, const cha
 
     snprintf(c, sizeof(c), "%dx%d", BENCH_NGAME, conc);
     printf("%-15s %6s %8lld %10.0f %9.1f %9.1f %9.1f %7lld  %s\n", label, c, p->n,
-           p->ms > 0 ? (double)p->n / (p->ms / 1e3) : 0.0,
-           bench_hist_percentile(&p->hist, 50) / 1e3, bench_hist_percentile(&p->hist, 99) / 1e3,
-           p->hist.max / 1e3, p->errors, note);
+           p->ms > 0 ? (double)p->n / (p->ms / 1e3) : 0.0, ff_hist_percentile(&p->hist, 50) / 1e3,
+           ff_hist_percentile(&p->hist, 99) / 1e3, p->hist.max / 1e3, p->errors, note);
     if (p->errors > 0)
         printf("                first error: %s\n", p->first_error);
     fflush(stdout);
@@ -438,7 +437,7 @@ bench_store_phases(bench_store_t *b)
     if (bench_phase_print("write closed", o->write_conc, &wc, "acknowledged (in the log)") < 0)
         b->failed++;
     c_rate = (double)wc.n / (wc.ms / 1e3);
-    c_p99 = bench_hist_percentile(&wc.hist, 99) / 1e6;
+    c_p99 = ff_hist_percentile(&wc.hist, 99) / 1e6;
     lo = wc.lo;
     hi = wc.hi;
     if (paced) {
@@ -452,7 +451,7 @@ bench_store_phases(bench_store_t *b)
         if (bench_phase_print(label, o->write_conc, &wp, "paced; from each due time") < 0)
             b->failed++;
         p_rate = (double)wp.n / (wp.ms / 1e3);
-        p_p99 = bench_hist_percentile(&wp.hist, 99) / 1e6;
+        p_p99 = ff_hist_percentile(&wp.hist, 99) / 1e6;
         lo = wp.lo;
         hi = wp.hi;
     }
@@ -540,7 +539,7 @@ bench_store_run(const bench_store_opts_t *o)
     cs.mysql_port = bench_db_mysql_port(b.db);
     cs.memcached_port = bench_db_memcached_port(b.db);
     cs.sync_interval_s = o->sync_interval_s;
-    if ((b.cluster = bench_cluster_start(o->bin, o->app, &cs, 60000)) == NULL)
+    if ((b.cluster = bench_cluster_start(o->bin, o->app, NULL, &cs, 60000)) == NULL)
         goto out;
     b.web_port = bench_cluster_web_port(b.cluster);
     bench_db_watch_master(b.db, bench_cluster_master_pid(b.cluster));

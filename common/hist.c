@@ -6,41 +6,41 @@
 
 /* The bucket of value v. */
 static int
-bench_hist_index(uint64_t v)
+ff_hist_index(uint64_t v)
 {
     int e;
 
-    if (v < BENCH_HIST_SUB)
+    if (v < FF_HIST_SUB)
         return (int)v;
     e = 63 - __builtin_clzll(v);
-    return (e - BENCH_HIST_SUB_BITS + 1) * BENCH_HIST_SUB + (int)(v >> (e - BENCH_HIST_SUB_BITS)) -
-           BENCH_HIST_SUB;
+    return (e - FF_HIST_SUB_BITS + 1) * FF_HIST_SUB + (int)(v >> (e - FF_HIST_SUB_BITS)) -
+           FF_HIST_SUB;
 }
 
 /* The highest value that falls in bucket i. */
 static uint64_t
-bench_hist_bucket_high(int i)
+ff_hist_bucket_high(int i)
 {
-    int e = i / BENCH_HIST_SUB + BENCH_HIST_SUB_BITS - 1;
-    uint64_t m = (uint64_t)(i % BENCH_HIST_SUB) + BENCH_HIST_SUB;
+    int e = i / FF_HIST_SUB + FF_HIST_SUB_BITS - 1;
+    uint64_t m = (uint64_t)(i % FF_HIST_SUB) + FF_HIST_SUB;
 
-    if (i < BENCH_HIST_SUB)
+    if (i < FF_HIST_SUB)
         return (uint64_t)i;
-    if (e >= 63 && m == 2 * BENCH_HIST_SUB - 1)
+    if (e >= 63 && m == 2 * FF_HIST_SUB - 1)
         return UINT64_MAX;
-    return ((m + 1) << (e - BENCH_HIST_SUB_BITS)) - 1;
+    return ((m + 1) << (e - FF_HIST_SUB_BITS)) - 1;
 }
 
 void
-bench_hist_reset(bench_hist_t *h)
+ff_hist_reset(ff_hist_t *h)
 {
     memset(h, 0, sizeof(*h));
 }
 
 void
-bench_hist_record(bench_hist_t *h, uint64_t v)
+ff_hist_record(ff_hist_t *h, uint64_t v)
 {
-    h->counts[bench_hist_index(v)]++;
+    h->counts[ff_hist_index(v)]++;
     if (h->total == 0 || v < h->min)
         h->min = v;
     if (v > h->max)
@@ -49,7 +49,7 @@ bench_hist_record(bench_hist_t *h, uint64_t v)
 }
 
 uint64_t
-bench_hist_percentile(const bench_hist_t *h, double pct)
+ff_hist_percentile(const ff_hist_t *h, double pct)
 {
     uint64_t want, seen = 0, v;
     int i;
@@ -59,23 +59,23 @@ bench_hist_percentile(const bench_hist_t *h, double pct)
     want = (uint64_t)(pct / 100.0 * (double)h->total + 0.5);
     if (want < 1)
         want = 1;
-    for (i = 0; i < BENCH_HIST_BUCKETS; i++) {
+    for (i = 0; i < FF_HIST_BUCKETS; i++) {
         seen += h->counts[i];
         if (seen >= want)
             break;
     }
-    v = bench_hist_bucket_high(i < BENCH_HIST_BUCKETS ? i : BENCH_HIST_BUCKETS - 1);
+    v = ff_hist_bucket_high(i < FF_HIST_BUCKETS ? i : FF_HIST_BUCKETS - 1);
     return v > h->max ? h->max : v < h->min ? h->min : v;
 }
 
 void
-bench_hist_merge(bench_hist_t *into, const bench_hist_t *from)
+ff_hist_merge(ff_hist_t *into, const ff_hist_t *from)
 {
     int i;
 
     if (from->total == 0)
         return;
-    for (i = 0; i < BENCH_HIST_BUCKETS; i++)
+    for (i = 0; i < FF_HIST_BUCKETS; i++)
         into->counts[i] += from->counts[i];
     if (into->total == 0 || from->min < into->min)
         into->min = from->min;
