@@ -2,9 +2,11 @@
  * CALLs to dbfront, every completion delivered later on the loop as the calling module.
  *
  * A request (req_t) holds a reference on the app module that made the call from the call
- * until its callback has run. Failures found inside an ff_store_* call (bad arguments, no
- * link) are queued and delivered by a uv_idle handle on the next loop turn, because the
- * contract says the callback never runs from inside the call. */
+ * until its callback has run. Failures found inside an ff_store_* call (bad arguments) are
+ * queued and delivered by a uv_idle handle on the next loop turn, because the contract says
+ * the callback never runs from inside the call. Calls made while the link to dbfront is down
+ * (the node has just started, or dbfront is restarting) are held, oldest first, until it
+ * comes up, and fail with 503 only after cluster.requestTimeout. */
 #include "store.h"
 
 #include <stdarg.h>
@@ -25,7 +27,8 @@
 #define STORE_MC_KEY_MAX 250
 
 typedef struct req_s {
-    struct req_s *next; /* in the deferred queue */
+    struct req_s *next; /* in the deferred or the held queue */
+    uint64_t held_until; /* held: uv_now() when it fails */
     ff_app_t *mod;
     ff_store_fn fn;
     void *arg;
@@ -47,6 +50,8 @@ static bool mc_down;         /* the last read could not reach memcached (logged 
 static uv_idle_t defer_idle; /* delivers the deferred queue */
 static bool defer_ready;
 static req_t *defer_head, **defer_tail = &defer_head;
+static uv_timer_t held_timer; /* fails the oldest held call at its deadline */
+static req_t *held_head, **held_tail = &held_head;
 static uint64_t hits, misses, calls, errors;
 
 /* ---- completion ---------------------------------------------------------------------- */
@@ -121,6 +126,7 @@ defer_init(void)
 {
     if (!defer_ready) {
         uv_idle_init(ff_loop, &defer_idle);
+        uv_timer_init(ff_loop, &held_timer);
         defer_ready = true;
     }
 }
@@ -206,7 +212,67 @@ call_cb(void *arg, int status, const char *text, size_t len)
     }
 }
 
-/* Sends r's CALL; its callback runs later in every case. */
+/* ---- calls held while the link is down ------------------------------------------------ */
+
+static void held_timer_cb(uv_timer_t *t);
+
+static void
+held_arm(void)
+{
+    uint64_t now = uv_now(ff_loop);
+
+    if (held_head == NULL)
+        uv_timer_stop(&held_timer);
+    else
+        uv_timer_start(&held_timer, held_timer_cb,
+                       held_head->held_until > now ? held_head->held_until - now : 0, 0);
+}
+
+/* Queues r until the link comes up. Deadlines grow along the queue (one timeout for all). */
+static void
+held_push(req_t *r)
+{
+    r->held_until = uv_now(ff_loop) + (uint64_t)ff_conf->cluster.request_timeout_ms;
+    r->next = NULL;
+    *held_tail = r;
+    held_tail = &r->next;
+    if (held_head == r)
+        held_arm();
+}
+
+/* Takes the whole held queue, oldest first. */
+static req_t *
+held_take(void)
+{
+    req_t *r = held_head;
+
+    held_head = NULL;
+    held_tail = &held_head;
+    if (defer_ready)
+        uv_timer_stop(&held_timer);
+    return r;
+}
+
+static void
+held_timer_cb(uv_timer_t *t)
+{
+    uint64_t now = uv_now(ff_loop);
+    char msg[96];
+
+    (void)t;
+    snprintf(msg, sizeof(msg), "dbfront unavailable: not connected within %d ms",
+             ff_conf->cluster.request_timeout_ms);
+    while (held_head != NULL && held_head->held_until <= now) {
+        req_t *r = held_head;
+        if ((held_head = r->next) == NULL)
+            held_tail = &held_head;
+        req_complete(r, FF_ERR_UNAVAILABLE, error_json(FF_ERR_UNAVAILABLE, msg));
+    }
+    held_arm();
+}
+
+/* Sends r's CALL, or holds it while the link is down; its callback runs later in every
+ * case. */
 static void
 req_send(req_t *r)
 {
@@ -221,6 +287,10 @@ req_send(req_t *r)
         return;
     }
     rc = ff_link_call(dbf, r->method, r->args, ff_conf->cluster.request_timeout_ms, call_cb, r);
+    if (rc == UV_ENOTCONN) {
+        held_push(r);
+        return;
+    }
     if (rc < 0) {
         req_fail_later(r, FF_ERR_UNAVAILABLE, "dbfront unavailable: %s", local_reason(rc));
         return;
@@ -239,9 +309,15 @@ link_msg_cb(ff_link_t *l, const ff_bus_msg_t *m)
 static void
 link_up_cb(ff_link_t *l)
 {
+    req_t *r, *next;
+
     ff_log(FF_LOG_INFO, "store: connected to dbfront");
     ff_bus_put_hello(ff_link_out(l), ff_self->name, ff_conf_role_name(ff_self->role), (int)getpid(),
                      NULL, 0);
+    for (r = held_take(); r != NULL; r = next) {
+        next = r->next;
+        req_send(r);
+    }
 }
 
 static void
@@ -503,6 +579,11 @@ ff_store_stop(void)
          * on the thread that owns it. */
         ff_worker_submit(w, NULL, mc_free_work, NULL);
         ff_worker_close(w, NULL);
+    }
+    for (req_t *r = held_take(), *next; r != NULL; r = next) {
+        next = r->next;
+        req_complete(r, FF_ERR_UNAVAILABLE,
+                     error_json(FF_ERR_UNAVAILABLE, "dbfront unavailable: node stopping"));
     }
     if (defer_ready && defer_head != NULL)
         defer_cb(&defer_idle);

@@ -88,6 +88,12 @@ void ff_session_set(ff_conn_t conn, const char *key, const char *value);
 /* The value stored under key, or NULL. Valid until the next set of the same key. */
 const char *ff_session_get(ff_conn_t conn, const char *key);
 
+/* A JSON object kept by the node under `name` (created empty on first use) that outlives
+ * /reload: an app keeps structured state there, rather than in its library's globals, so that
+ * the freshly loaded library carries on where the old one stopped. Borrowed; the app changes
+ * it in place. Lasts until the node exits. */
+json_t *ff_app_state(const char *name);
+
 /* Channels: named groups of connections kept by the node; members leave automatically when
  * their connection is lost. */
 /* Adds conn to the channel (created on first join). */
@@ -105,7 +111,9 @@ void ff_channel_push(const char *name, ff_conn_t except, uint32_t cmd, const voi
  * a result, or an error code (400 a row or field that does not fit the table, 404 no such
  * row, 503 dbfront or the database unavailable, 504 no answer in time) and a result
  * {"error":{"code","message"}}. The result is borrowed for the call. The library stays
- * loaded until every callback has run. The node needs a remoteport entry for dbfront. */
+ * loaded until every callback has run. The node needs a remoteport entry for dbfront; a call
+ * made while the link to dbfront is down (the node just started, dbfront is restarting) waits
+ * for it up to cluster.requestTimeout before failing with 503. */
 typedef void (*ff_store_fn)(void *arg, int status, json_t *result);
 /* The row with primary key pk: memcached first, dbfront on a miss. */
 void ff_store_get(const char *table, int64_t pk, ff_store_fn fn, void *arg);
