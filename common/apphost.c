@@ -58,6 +58,7 @@ static ff_app_t *current;
 static ff_app_t *active;  /* the module whose code is running now */
 static ff_map_t sessions; /* conn -> json_t object of session values */
 static channel_t *channels;
+static json_t *states; /* ff_app_state: name -> object */
 static size_t nchannels;
 static size_t inflight;
 static uint64_t handled;
@@ -245,6 +246,8 @@ ff_apphost_close(void)
     ff_free(channels);
     channels = NULL;
     nchannels = 0;
+    json_decref(states);
+    states = NULL;
     ff_free(host_name);
     host_name = NULL;
 }
@@ -434,6 +437,20 @@ size_t
 ff_apphost_sessions(void)
 {
     return sessions.count;
+}
+
+json_t *
+ff_app_state(const char *name)
+{
+    json_t *state;
+
+    if (states == NULL)
+        states = json_object();
+    if ((state = json_object_get(states, name)) == NULL) {
+        state = json_object();
+        json_object_set_new(states, name, state);
+    }
+    return state;
 }
 
 /* ---- channels ---------------------------------------------------------------------- */
