@@ -18,7 +18,7 @@ OPT     := -g -O1
 endif
 PKGCFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKGLIBS   = $(shell pkg-config --libs libuv jansson libmariadb libmemcached 2>/dev/null)
-CFLAGS  := $(CSTD) $(OPT) $(WARN) $(SAN) -Iinclude -Icommon -Iclient -Idbfront $(PKGCFLAGS) -MMD -MP
+CFLAGS  := $(CSTD) $(OPT) $(WARN) $(SAN) -Iinclude -Icommon -Iclient -Idbfront -Ibot $(PKGCFLAGS) -MMD -MP
 LDFLAGS := $(SAN)
 LIBS     = $(PKGLIBS) -lhttp_parser -ldl -lpthread -lm
 
@@ -39,11 +39,14 @@ UNIT_BINS  := $(UNIT_SRC:test/unit/%.c=$(B)/test/unit/%)
 ITEST_SRC  := $(wildcard test/integration/*_test.c)
 ITEST_BINS := $(ITEST_SRC:test/integration/%.c=$(B)/test/integration/%)
 IHARN_OBJ  := $(patsubst %.c,$(B)/%.o,$(filter-out $(ITEST_SRC),$(wildcard test/integration/*.c)))
+BOT_OBJ    := $(patsubst %.c,$(B)/%.o,$(filter-out bot/main.c,$(wildcard bot/*.c)))
 BENCH_SRC  := $(wildcard bench/*.c)
 BENCH_OBJ  := $(BENCH_SRC:%.c=$(B)/%.o)
 
+# Objects built on the way to a test binary (the harness's) are kept, not rebuilt per test.
+.SECONDARY:
 .PHONY: all tests run db-stop test asan bench format format-check deps clean
-all: $(ROLE_BINS) bin/ffcli bin/ffbench $(APP_LIBS)
+all: $(ROLE_BINS) bin/ffcli bin/ffbench bin/bot $(APP_LIBS)
 
 tests: all $(TAPP_LIBS) $(UNIT_BINS) $(ITEST_BINS)
 
@@ -54,6 +57,9 @@ $(B)/libffclient.a: $(CLIENT_OBJ)
 # dbfront's modules without main(), for its unit tests.
 DBF_OBJ := $(patsubst %.c,$(B)/%.o,$(filter-out dbfront/main.c,$(wildcard dbfront/*.c)))
 $(B)/libdbf.a: $(DBF_OBJ)
+	ar rcs $@ $^
+# The bot's modules without main(), for its unit tests.
+$(B)/libbot.a: $(BOT_OBJ)
 	ar rcs $@ $^
 
 # Role binaries export their symbols (-rdynamic) so that app .so files resolve the
@@ -68,6 +74,9 @@ $(foreach r,$(ROLES),$(eval $(call ROLE_RULE,$(r))))
 bin/ffcli: $(B)/client/ffcli.o $(B)/libffclient.a $(B)/libffcommon.a
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+bin/bot: $(B)/bot/main.o $(B)/libbot.a $(B)/libffclient.a $(B)/libffcommon.a
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 bin/ffbench: $(BENCH_OBJ) $(B)/libffclient.a $(B)/libffcommon.a
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
@@ -80,7 +89,7 @@ endef
 $(foreach a,$(wildcard apps/*),$(eval $(call APP_RULE,$(a),$(B)/apps)))
 $(foreach a,$(wildcard test/apps/*),$(eval $(call APP_RULE,$(a),$(B)/test/apps)))
 
-$(B)/test/unit/%: $(B)/test/unit/%.o $(B)/libdbf.a $(B)/libffcommon.a
+$(B)/test/unit/%: $(B)/test/unit/%.o $(B)/libdbf.a $(B)/libbot.a $(B)/libffcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs cmocka msgpack 2>/dev/null)
 $(B)/test/integration/%: $(B)/test/integration/%.o $(IHARN_OBJ) $(B)/libffclient.a $(B)/libffcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
@@ -132,7 +141,7 @@ bench: deps
 	$(MAKE) all $(B)/test/apps/libstorebench.so
 	bin/ffbench --bin bin
 
-FMT_SRC = $(shell find common master gate net game dbfront apps client bench test include \
+FMT_SRC = $(shell find common master gate net game dbfront apps client bench bot test include \
             -name '*.[ch]' 2>/dev/null)
 format:
 	clang-format -i $(FMT_SRC)

@@ -108,7 +108,7 @@ bench_write_store(const bench_cluster_t *c, FILE *f, bool servers)
 
 /* Writes DIR/config.json. Returns 0 or -1 (printed). */
 static int
-bench_write_config(const bench_cluster_t *c, const char *app)
+bench_write_config(const bench_cluster_t *c, const char *app, const char *app2)
 {
     char path[PATH_MAX + 16], game_extra[64] = "";
     FILE *f;
@@ -143,7 +143,8 @@ bench_write_config(const bench_cluster_t *c, const char *app)
             "    \"game2\": {\"app\": \"%s\", \"remoteport\": [{\"rootname\": \"gate\", "
             "\"rootport\": %d}%s, \"log\": \"%s/game2.log\"}\n"
             "  },\n",
-            app, c->gate_port, game_extra, c->dir, app, c->gate_port, game_extra, c->dir);
+            app, c->gate_port, game_extra, c->dir, app2 != NULL ? app2 : app, c->gate_port,
+            game_extra, c->dir);
     if (c->has_store)
         bench_write_store(c, f, false);
     fprintf(f, "  \"netconnect\": {\"magic\": \"N%%&0\", \"protoVersion\": 9, \"serverVersion\": "
@@ -330,8 +331,8 @@ bench_prepare(bench_cluster_t *c, const char *bin_dir, const char *app)
 }
 
 bench_cluster_t *
-bench_cluster_start(const char *bin_dir, const char *app, const bench_cluster_store_t *store,
-                    int timeout_ms)
+bench_cluster_start(const char *bin_dir, const char *app, const char *app2,
+                    const bench_cluster_store_t *store, int timeout_ms)
 {
     bench_cluster_t *c = ff_calloc(1, sizeof(*c));
     pid_t parent = getpid();
@@ -345,7 +346,7 @@ bench_cluster_start(const char *bin_dir, const char *app, const bench_cluster_st
         ff_free(c);
         return NULL;
     }
-    if (bench_write_config(c, app) < 0)
+    if (bench_write_config(c, app, app2) < 0)
         goto fail;
     fflush(stdout);
     fflush(stderr);

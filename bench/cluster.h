@@ -18,12 +18,13 @@ typedef struct {
     int sync_interval_s; /* dbfront's syncInterval */
 } bench_cluster_store_t;
 
-/* Starts master from bin_dir with the game app `app` (an absolute path) and waits up to
+/* Starts master from bin_dir with the game app `app` (an absolute path) on game1 and `app2`
+ * on game2 (NULL: `app` on both), and waits up to
  * timeout_ms for readiness. store: NULL for a cluster without dbfront; else a dbfront on
  * these servers serving tb_item ({"pk":"id","incr":true,"fk":"owner"}), linked from both
  * game nodes ("mem": true), and a requestTimeout of 120 s so that one long bench request
  * is not cut off. Returns NULL after printing why and master's output. */
-bench_cluster_t *bench_cluster_start(const char *bin_dir, const char *app,
+bench_cluster_t *bench_cluster_start(const char *bin_dir, const char *app, const char *app2,
                                      const bench_cluster_store_t *store, int timeout_ms);
 /* A port free on 127.0.0.1 a moment ago, distinct from the `n` in `avoid`; -1 on error. */
 int bench_free_port(const int *avoid, int n);

@@ -5,7 +5,8 @@
  * (Little's law); the paced one shows how the server answers a load it can carry.
  * Then the store section (store.h): its own cluster with dbfront, MariaDB and memcached,
  * acknowledged writes/s, rows/s flushed into MariaDB, and read latency on a memcached hit
- * and on misses. */
+ * and on misses. Then the bot section (botbench.h): 1,000 looping arena players of bin/bot
+ * against a cluster of their own, and the bot's report table. */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "botbench.h"
 #include "cluster.h"
 #include "ffclient.h"
 #include "load.h"
@@ -35,7 +37,12 @@ static const bench_scenario_t bench_scenarios[] = {
     {"1000x1", 1000, 1, false}, {"1000x1@R", 1000, 1, true},
 };
 
-#define BENCH_SCENARIO_NAMES "1x1 64x1 64x16 1000x1 1000x1@R store"
+#define BENCH_SCENARIO_NAMES "1x1 64x1 64x16 1000x1 1000x1@R store bot"
+
+/* The bot section: users, seconds, game time. */
+#define BENCH_BOT_USERS 1000
+#define BENCH_BOT_DURATION_S 60.0
+#define BENCH_BOT_GAME_MS 1000
 
 /* The store section: writes per game node closed-loop, outstanding per node, the paced
  * phase's rate over both nodes (--duration long), reads per node and phase. 64 outstanding
@@ -63,6 +70,9 @@ typedef struct {
     int store_conc, store_read_conc;
     double store_rate; /* 0: no paced write phase */
     int store_sync_s;  /* dbfront's syncInterval */
+    bool no_bot;
+    long bot_users;
+    double bot_duration_s;
 } bench_opts_t;
 
 static void
@@ -73,7 +83,7 @@ bench_usage(FILE *f)
             "               [--duration S] [--warmup S] [--rate R] [--keep] [--no-store]\n"
             "               [--store-app PATH] [--store-writes N] [--store-conc C]\n"
             "               [--store-rate R] [--store-reads N] [--store-read-conc C]\n"
-            "               [--store-sync S]\n"
+            "               [--store-sync S] [--no-bot] [--bot-users N] [--bot-duration S]\n"
             "  --bin DIR       where master and the role binaries are (default: bin)\n"
             "  --app PATH      echo app for the game nodes (default: DIR/../build/apps/"
             "libecho.so)\n"
@@ -101,9 +111,13 @@ bench_usage(FILE *f)
             "    read miss db   rows seeded into MariaDB before dbfront started\n"
             "  then rows/s flushed into MariaDB per write phase and whether the flush kept up.\n"
             "  --store-app PATH  default: DIR/../build/test/apps/libstorebench.so (make tests)\n"
-            "  --store-sync S    dbfront's syncInterval in seconds (default %d)\n",
+            "  --store-sync S    dbfront's syncInterval in seconds (default %d)\n"
+            "bot: its own cluster (game1 arena, game2 echo) and DIR/bot with --bot-users N\n"
+            "  (default %d) looping users for --bot-duration S seconds (default %.0f), game\n"
+            "  time %d ms, echo login; prints the bot's table. --no-bot skips it.\n",
             BENCH_DEFAULT_RATE, BENCH_STORE_WRITES, BENCH_STORE_CONC, BENCH_STORE_RATE,
-            BENCH_STORE_READS, BENCH_STORE_READ_CONC, BENCH_STORE_SYNC_S);
+            BENCH_STORE_READS, BENCH_STORE_READ_CONC, BENCH_STORE_SYNC_S, BENCH_BOT_USERS,
+            BENCH_BOT_DURATION_S, BENCH_BOT_GAME_MS);
 }
 
 /* Parses a positive number of seconds. Returns 0 or -1. */
@@ -159,6 +173,9 @@ bench_parse_args(int argc, char **argv, bench_opts_t *o)
         {"store-reads", required_argument, NULL, 'E'},
         {"store-read-conc", required_argument, NULL, 'c'},
         {"store-sync", required_argument, NULL, 'S'},
+        {"no-bot", no_argument, NULL, 'B'},
+        {"bot-users", required_argument, NULL, 'U'},
+        {"bot-duration", required_argument, NULL, 'D'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -178,6 +195,12 @@ bench_parse_args(int argc, char **argv, bench_opts_t *o)
             o->keep = true;
         else if (ch == 'N')
             o->no_store = true;
+        else if (ch == 'B')
+            o->no_bot = true;
+        else if (ch == 'U' && bench_parse_count(optarg, 1, 100000, &o->bot_users) == 0)
+            continue;
+        else if (ch == 'D' && bench_parse_seconds(optarg, &o->bot_duration_s) == 0)
+            continue;
         else if (ch == 'A')
             o->store_app = optarg;
         else if (ch == 'W' && bench_parse_count(optarg, 1, 5000000, &o->store_writes) == 0)
@@ -256,7 +279,7 @@ bench_run_scenario(const bench_opts_t *o, const bench_scenario_t *s, int port)
     rate = (double)(s->paced ? r.completed : r.requests) / r.seconds;
     printf("%-12s %-6s %6d %6d %11.0f %9.1f %9.1f %9.1f %7llu\n", label,
            s->paced ? "paced" : "closed", s->conns, s->depth, rate,
-           bench_hist_percentile(&r.hist, 50) / 1e3, bench_hist_percentile(&r.hist, 99) / 1e3,
+           ff_hist_percentile(&r.hist, 50) / 1e3, ff_hist_percentile(&r.hist, 99) / 1e3,
            r.hist.max / 1e3, (unsigned long long)r.errors);
     if (s->paced && rate < 0.95 * o->rate)
         printf("             achieved rate below 95%% of %.0f/s: the server (or this client) "
@@ -321,7 +344,7 @@ bench_echo(const bench_opts_t *o)
         fprintf(stderr, "ffbench: %s: %s (run make all)\n", guess, strerror(errno));
         return -1;
     }
-    if ((c = bench_cluster_start(o->bin, app, NULL, 30000)) == NULL)
+    if ((c = bench_cluster_start(o->bin, app, NULL, NULL, 30000)) == NULL)
         return -1;
     printf("ffbench: cluster of 1 net, 1 gate, 2 game (echo) in %s, net port %d\n",
            bench_cluster_dir(c), bench_cluster_net_port(c));
@@ -363,6 +386,19 @@ bench_store(const bench_opts_t *o)
     return bench_store_run(&so);
 }
 
+/* The bot section (botbench.h). Returns 0 or -1. */
+static int
+bench_bot(const bench_opts_t *o)
+{
+    bench_bot_opts_t bo = {.bin = o->bin,
+                           .users = (int)o->bot_users,
+                           .duration_s = o->bot_duration_s,
+                           .game_time_ms = BENCH_BOT_GAME_MS,
+                           .keep = o->keep};
+
+    return bench_bot_run(&bo);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -382,26 +418,34 @@ main(int argc, char **argv)
                       BENCH_STORE_CONC,
                       BENCH_STORE_READ_CONC,
                       BENCH_STORE_RATE,
-                      BENCH_STORE_SYNC_S};
-    bool only_store;
+                      BENCH_STORE_SYNC_S,
+                      false,
+                      BENCH_BOT_USERS,
+                      BENCH_BOT_DURATION_S};
+    bool only_store, only_bot;
     int rc;
 
     if ((rc = bench_parse_args(argc, argv, &o)) != 0)
         return rc > 0 ? 0 : 1;
     only_store = o.scenario != NULL && strcmp(o.scenario, "store") == 0;
-    if (!only_store && !bench_scenario_known(o.scenario))
+    only_bot = o.scenario != NULL && strcmp(o.scenario, "bot") == 0;
+    if (!only_store && !only_bot && !bench_scenario_known(o.scenario))
         return 1;
-    if (only_store && (o.port > 0 || o.no_store)) {
-        fprintf(stderr, "ffbench: --scenario store starts its own cluster: drop --port and "
-                        "--no-store\n");
+    if ((only_store || only_bot) && (o.port > 0 || o.no_store || o.no_bot)) {
+        fprintf(stderr,
+                "ffbench: --scenario %s starts its own cluster: drop --port, "
+                "--no-store and --no-bot\n",
+                o.scenario);
         return 1;
     }
     bench_raise_nofile();
     if (o.port > 0)
         return bench_run_all(&o, o.port) == 0 ? 0 : 1;
-    if (!only_store && bench_echo(&o) < 0)
+    if (!only_store && !only_bot && bench_echo(&o) < 0)
         rc = 1;
     if ((only_store || (o.scenario == NULL && !o.no_store)) && bench_store(&o) < 0)
+        rc = 1;
+    if ((only_bot || (o.scenario == NULL && !o.no_bot)) && bench_bot(&o) < 0)
         rc = 1;
     return rc;
 }
