@@ -27,7 +27,7 @@
 #define STORE_MC_KEY_MAX 250
 
 typedef struct req_s {
-    struct req_s *next; /* in the deferred or the held queue */
+    struct req_s *next;  /* in the deferred or the held queue */
     uint64_t held_until; /* held: uv_now() when it fails */
     ff_app_t *mod;
     ff_store_fn fn;
