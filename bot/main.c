@@ -150,7 +150,7 @@ parse_args(int argc, char **argv, bot_cli_t *cli)
                 return -1;
             }
             if (bot_opts_set(&cli->o, bot_flags[c - 1000].name, optarg, err, sizeof(err)) < 0) {
-                fprintf(stderr, "bot: --%s: %s\n", bot_flags[c - 1000].flag, err);
+                fprintf(stderr, "bot: %s\n", err);
                 return -1;
             }
         }
@@ -252,9 +252,10 @@ typedef struct {
     bot_stats_t *shared; /* one per worker */
     uint32_t nworkers;
     pid_t pids[64];
-    uint32_t running;  /* workers (or runs) not finished */
-    bot_run_t *run;    /* the in-process run */
-    bot_stats_t *view; /* merged for the live line */
+    uint32_t running;   /* workers (or runs) not finished */
+    bool worker_failed; /* a worker exited abnormally: its figures may be partial */
+    bot_run_t *run;     /* the in-process run */
+    bot_stats_t *view;  /* merged for the live line */
     uv_timer_t progress;
     uv_signal_t sigint, sigterm, sigchld;
     double last_line_s;
@@ -328,9 +329,11 @@ sigchld_cb(uv_signal_t *h, int signum)
     (void)signum;
     for (uint32_t i = 0; i < b->nworkers; i++) {
         if (b->pids[i] > 0 && waitpid(b->pids[i], &status, WNOHANG) == b->pids[i]) {
-            if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+            if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
                 fprintf(stderr, "bot: worker %u (pid %d) ended abnormally (status %d)\n", i,
                         (int)b->pids[i], status);
+                b->worker_failed = true;
+            }
             b->pids[i] = 0;
             b->running--;
         }
@@ -461,6 +464,8 @@ run_main(const bot_cli_t *cli)
     if (b->nworkers > 1 || b->run != NULL) {
         merge_view(b);
         status = report_all(&b->o, b->view, true);
+        if (b->worker_failed)
+            status = 1;
     }
     bot_run_free(b->run);
 out:

@@ -167,8 +167,14 @@ run_close(bot_run_t *r, uv_handle_t *h)
 static void
 run_log_error(bot_run_t *r, const bot_user_t *u, bot_op_t op, uint32_t code, const char *why)
 {
+    char what[32];
+
+    if (code == BOT_CODE_TIMEOUT || code == BOT_CODE_CLOSED)
+        snprintf(what, sizeof(what), "%s", code == BOT_CODE_TIMEOUT ? "timeout" : "closed");
+    else
+        snprintf(what, sizeof(what), "error %u", code);
     if (r->logged_errors++ < BOT_LOGGED_ERRORS)
-        fprintf(stderr, "bot: %s: %s: error %u: %s\n", u->name, bot_op_key(op), code, why);
+        fprintf(stderr, "bot: %s: %s: %s: %s\n", u->name, bot_op_key(op), what, why);
     else if (r->logged_errors == BOT_LOGGED_ERRORS + 1)
         fprintf(stderr, "bot: more errors; see the report\n");
 }
