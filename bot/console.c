@@ -1,9 +1,11 @@
 /* console: a line-oriented prompt on the same libuv loop as the run it drives, so `status`
  * and `report` read the figures of a run while it goes on. Runs are single-process here
- * (the `workers` option is for command-line runs). */
+ * (the `workers` option is for command-line runs). End of input (a piped script, Ctrl-D)
+ * lets a run going on finish before the console exits; Ctrl-C stops the run, or quits. */
 #include "console.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +26,9 @@ typedef struct {
         uv_pipe_t pipe;
     } in;
     bool tty, quitting;
+    uv_signal_t sigint;
     bot_opts_t o;
+    bot_opts_t run_o; /* the options of the last run, for its report */
     bot_stats_t *stats;
     bot_run_t *run; /* the run going on, or the last one until the next starts */
     bool running;
@@ -53,29 +57,30 @@ static void
 report(console_t *c)
 {
     char target[300];
+    const bot_opts_t *o = &c->run_o;
     bot_report_meta_t m = {.target = target,
-                           .login = bot_login_name(c->o.login),
-                           .users = c->o.users,
+                           .login = bot_login_name(o->login),
+                           .users = o->users,
                            .workers = 1,
-                           .arena_size = c->o.arena_size,
-                           .game_time_ms = c->o.game_time_ms,
-                           .loop = c->o.loop,
-                           .duration_s = c->o.duration_s};
+                           .arena_size = o->arena_size,
+                           .game_time_ms = o->game_time_ms,
+                           .loop = o->loop,
+                           .duration_s = o->duration_s};
 
     if (c->run == NULL) {
         printf("no run yet: `run` starts one\n");
         return;
     }
-    snprintf(target, sizeof(target), "%s:%d", c->o.host, c->o.port);
+    snprintf(target, sizeof(target), "%s:%d", o->host, o->port);
     bot_report_table(stdout, c->stats);
-    if (c->o.json_path[0] && bot_report_json(c->o.json_path, c->stats, &m) < 0)
-        printf("%s: %s\n", c->o.json_path, strerror(errno));
-    else if (c->o.json_path[0])
-        printf("JSON report: %s\n", c->o.json_path);
-    if (c->o.html_path[0] && bot_report_html(c->o.html_path, c->stats, &m) < 0)
-        printf("%s: %s\n", c->o.html_path, strerror(errno));
-    else if (c->o.html_path[0])
-        printf("HTML report: %s\n", c->o.html_path);
+    if (o->json_path[0] && bot_report_json(o->json_path, c->stats, &m) < 0)
+        printf("%s: %s\n", o->json_path, strerror(errno));
+    else if (o->json_path[0])
+        printf("JSON report: %s\n", o->json_path);
+    if (o->html_path[0] && bot_report_html(o->html_path, c->stats, &m) < 0)
+        printf("%s: %s\n", o->html_path, strerror(errno));
+    else if (o->html_path[0])
+        printf("HTML report: %s\n", o->html_path);
 }
 
 static void
@@ -84,12 +89,14 @@ input_closed_cb(uv_handle_t *h)
     (void)h;
 }
 
-/* Closes stdin once nothing runs; the loop then ends. */
+/* Closes stdin and the Ctrl-C handler once nothing runs; the loop then ends. */
 static void
 maybe_finish(console_t *c)
 {
-    if (c->quitting && !c->running && !uv_is_closing((uv_handle_t *)&c->in))
+    if (c->quitting && !c->running && !uv_is_closing((uv_handle_t *)&c->in)) {
         uv_close((uv_handle_t *)&c->in, input_closed_cb);
+        uv_close((uv_handle_t *)&c->sigint, input_closed_cb);
+    }
 }
 
 static void
@@ -99,7 +106,8 @@ run_done_cb(bot_run_t *r, void *arg)
 
     (void)r;
     c->running = false;
-    c->status = bot_stats_errors(c->stats) > 0;
+    c->status =
+        bot_stats_errors(c->stats) > 0 || (!c->run_o.loop && c->stats->done < c->stats->users);
     printf("%srun ended: %llu games, %llu errors (`report` for the table)\n", c->tty ? "\n" : "",
            (unsigned long long)c->stats->games, (unsigned long long)bot_stats_errors(c->stats));
     fflush(stdout);
@@ -122,6 +130,7 @@ cmd_run(console_t *c)
     }
     bot_run_free(c->run);
     bot_stats_init(c->stats, c->o.users);
+    c->run_o = c->o;
     c->run = bot_run_start(&c->loop, &c->o, c->stats, 0, c->o.users, run_done_cb, c);
     c->running = c->run != NULL;
     if (c->running)
@@ -166,6 +175,8 @@ console_line(console_t *c, char *line)
         argv[argc++] = t;
     while (argv[2] != NULL && (*argv[2] == ' ' || *argv[2] == '\t'))
         argv[2]++;
+    for (size_t n = argv[2] ? strlen(argv[2]) : 0; n > 0 && strchr(" \t", argv[2][n - 1]); n--)
+        argv[2][n - 1] = '\0';
     if (argc == 0) {
     } else if (strcmp(argv[0], "set") == 0 && argc == 3) {
         if (bot_opts_set(&c->o, argv[1], argv[2], err, sizeof(err)) < 0)
@@ -210,10 +221,16 @@ read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
     console_t *c = s->data;
 
-    if (n < 0) { /* end of input: as quit */
+    if (n < 0) { /* end of input: a last line without newline, then quit once the run ends */
+        if (c->line_len > 0 && !c->quitting) {
+            c->line[c->line_len] = '\0';
+            c->line_len = 0;
+            console_line(c, c->line);
+        }
         c->quitting = true;
         if (c->running)
-            bot_run_stop(c->run);
+            printf("end of input: waiting for the run to end (Ctrl-C stops it)\n");
+        fflush(stdout);
         uv_read_stop(s);
         maybe_finish(c);
         return;
@@ -229,6 +246,20 @@ read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         console_line(c, c->line);
         prompt(c);
     }
+    maybe_finish(c);
+}
+
+static void
+sigint_cb(uv_signal_t *h, int signum)
+{
+    console_t *c = h->data;
+
+    (void)signum;
+    if (c->running) {
+        bot_run_stop(c->run);
+        return;
+    }
+    c->quitting = true;
     maybe_finish(c);
 }
 
@@ -256,6 +287,9 @@ bot_console_main(const bot_opts_t *o)
         return 2;
     }
     ((uv_handle_t *)&c->in)->data = c;
+    uv_signal_init(&c->loop, &c->sigint);
+    c->sigint.data = c;
+    uv_signal_start(&c->sigint, sigint_cb, SIGINT);
     printf("firefly-c bot console: `help` lists the commands\n");
     prompt(c);
     uv_read_start((uv_stream_t *)&c->in, alloc_cb, read_cb);

@@ -106,12 +106,15 @@ parse_args(int argc, char **argv, bot_cli_t *cli)
     longs[n] = (struct option){NULL, 0, NULL, 0};
 
     bot_opts_default(&cli->o);
-    for (i = 1; i + 1 < (size_t)argc; i++)
-        if (strcmp(argv[i], "--config") == 0 &&
-            bot_opts_load(&cli->o, argv[i + 1], err, sizeof(err)) < 0) {
+    /* First pass: the config files, so that every flag overrides them wherever it stands. */
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "qh", longs, NULL)) != -1)
+        if (c == 'c' && bot_opts_load(&cli->o, optarg, err, sizeof(err)) < 0) {
             fprintf(stderr, "bot: %s\n", err);
             return -1;
         }
+    opterr = 1;
+    optind = 0;
     while ((c = getopt_long(argc, argv, "qh", longs, NULL)) != -1) {
         char *eq;
         switch (c) {
@@ -335,6 +338,7 @@ sigchld_cb(uv_signal_t *h, int signum)
                 b->worker_failed = true;
             }
             b->pids[i] = 0;
+            b->shared[i].online = b->shared[i].in_game = 0;
             b->running--;
         }
     }
@@ -354,6 +358,19 @@ worker_done_cb(bot_run_t *r, void *arg)
 {
     (void)r;
     uv_close((uv_handle_t *)arg, NULL);
+    signal(SIGTERM, SIG_IGN); /* libuv restored the default: a late stop must not kill us */
+}
+
+/* The signals held back while workers are forked and their handlers not yet in place. */
+static void
+signals_hold(bool hold)
+{
+    sigset_t set;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGCHLD);
+    sigprocmask(hold ? SIG_BLOCK : SIG_UNBLOCK, &set, NULL);
 }
 
 /* A worker process: its slice of the users on its own loop; exits when the run ends. */
@@ -366,11 +383,12 @@ worker_main(const bot_opts_t *o, bot_stats_t *stats, uint32_t first, uint32_t n)
 
     uv_loop_init(&loop);
     bot_stats_init(stats, n);
+    uv_signal_init(&loop, &sig);
     if ((r = bot_run_start(&loop, o, stats, first, n, worker_done_cb, &sig)) == NULL)
         _exit(2);
-    uv_signal_init(&loop, &sig);
     sig.data = r;
     uv_signal_start(&sig, worker_signal_cb, SIGTERM);
+    signals_hold(false); /* a stop sent meanwhile is delivered now */
     uv_run(&loop, UV_RUN_DEFAULT);
     bot_run_free(r);
     uv_loop_close(&loop);
@@ -442,7 +460,9 @@ run_main(const bot_cli_t *cli)
     }
     for (uint32_t i = 0; i < b->nworkers; i++)
         bot_stats_init(&b->shared[i], 0);
+    signals_hold(true); /* until the handlers are in place, here and in the workers */
     if (b->nworkers > 1 && spawn_workers(b) < 0) {
+        signals_hold(false);
         for (uint32_t i = 0; i < b->nworkers; i++)
             if (b->pids[i] > 0)
                 kill(b->pids[i], SIGTERM);
@@ -450,6 +470,7 @@ run_main(const bot_cli_t *cli)
     }
     uv_loop_init(&b->loop);
     main_signals(b);
+    signals_hold(false);
     if (b->nworkers == 1) {
         bot_stats_init(&b->shared[0], b->o.users);
         b->run = bot_run_start(&b->loop, &b->o, &b->shared[0], 0, b->o.users, run_done_cb, b);

@@ -215,7 +215,10 @@ load_key(bot_opts_t *o, const char *key, json_t *v, char *err, size_t errlen)
 
     if (strcmp(key, "netconnect") == 0)
         return load_netconnect(o, v, err, errlen);
-    if (json_is_string(v))
+    if (json_is_string(v) && json_string_length(v) >= sizeof(text)) {
+        snprintf(err, errlen, "%s: longer than %zu characters", key, sizeof(text) - 1);
+        return -1;
+    } else if (json_is_string(v))
         snprintf(text, sizeof(text), "%s", json_string_value(v));
     else if (json_is_boolean(v))
         snprintf(text, sizeof(text), "%s", json_is_true(v) ? "on" : "off");
@@ -277,6 +280,13 @@ bot_opts_check(const bot_opts_t *o, char *err, size_t errlen)
     if ((uint64_t)o->first_account + o->users > 100000) {
         snprintf(err, errlen, "firstAccount + users (%u) is past the 5-digit account numbers",
                  o->first_account + o->users);
+        return -1;
+    }
+    if (!o->loop && o->users % o->arena_size != 0) {
+        snprintf(err, errlen,
+                 "with loop off, users (%u) must be a multiple of arenaSize (%u): the last "
+                 "arena could never fill",
+                 o->users, o->arena_size);
         return -1;
     }
     if (o->login == BOT_LOGIN_DIABLO && (name_len < 4 || name_len > 11)) {

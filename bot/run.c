@@ -31,7 +31,6 @@ enum {
     ERR_FULL = 419004,
     ERR_NO_ARENA = 419002,
     ERR_PLAYING = 419005,
-    ERR_NOT_OWNER = 419007,
     ERR_NOT_FULL = 419008,
     ERR_LOGIN_REFUSED = 401, /* counted for a Diablo login answering "result": false */
 };
@@ -97,7 +96,8 @@ struct bot_user_s {
     /* the arena */
     int64_t arena;
     bool owner, in_game, start_sent;
-    uint32_t members;
+    uint32_t members, size; /* of the arena, as the server last told */
+    bool result_due;        /* the game time is over: send the result once nothing is outstanding */
     uint32_t abandons;
     uint32_t games; /* arenaEnded received */
     bool reconnect; /* P_REST ends in a new connection instead of a list */
@@ -260,15 +260,11 @@ act_cb(uv_timer_t *t)
         }
         u->phase = P_GOING;
         break;
-    case P_PLAY:
+    case P_PLAY: /* the owner's start may still await its reply: user_step sends the result */
         u->phase = P_RESULT;
-        u->push_waiting = true;
-        u->push_op = BOT_OP_WAIT_ENDED;
-        u->push_since = uv_hrtime();
+        u->result_due = true;
         uv_timer_start(&u->act_timer, act_cb, r->o.request_timeout_ms + BOT_ENDED_GRACE, 0);
-        user_send(u, BOT_OP_RESULT, CMD_RESULT,
-                  json_pack("{s:I}", "score", (json_int_t)user_rand_between(u, 0, 1000)), NULL, 0);
-        return;
+        break;
     case P_RESULT:
         user_fail(u, BOT_OP_WAIT_ENDED, BOT_CODE_TIMEOUT, "no arenaEnded in time");
         return;
@@ -339,7 +335,7 @@ user_drop_connection(bot_user_t *u)
         u->conn = NULL;
     }
     u->in_len = 0;
-    u->req_pending = u->push_waiting = false;
+    u->req_pending = u->push_waiting = u->result_due = false;
     uv_timer_stop(&u->req_timer);
     uv_timer_stop(&u->act_timer);
 }
@@ -401,9 +397,16 @@ user_step(bot_user_t *u)
 
     if (u->req_pending || r->stopping)
         return;
-    if (u->phase == P_ARENA && u->owner && !u->start_sent && u->members >= r->o.arena_size) {
+    if (u->phase == P_ARENA && u->owner && !u->start_sent && u->members >= u->size) {
         u->start_sent = true;
         user_send(u, BOT_OP_START, CMD_START, json_object(), NULL, 0);
+    } else if (u->phase == P_RESULT && u->result_due) {
+        u->result_due = false;
+        u->push_waiting = true;
+        u->push_op = BOT_OP_WAIT_ENDED;
+        u->push_since = uv_hrtime();
+        user_send(u, BOT_OP_RESULT, CMD_RESULT,
+                  json_pack("{s:I}", "score", (json_int_t)user_rand_between(u, 0, 1000)), NULL, 0);
     } else if (u->phase == P_GOING) {
         u->phase = P_LEAVE;
         user_send(u, BOT_OP_LEAVE, CMD_LEAVE, json_object(), NULL, 0);
@@ -459,17 +462,17 @@ user_arena(bot_user_t *u, json_t *a)
     u->arena = json_integer_value(json_object_get(a, "id"));
     u->owner = owner != NULL && strcmp(owner, u->name) == 0;
     u->members = (uint32_t)json_array_size(json_object_get(a, "members"));
+    u->size = (uint32_t)json_integer_value(json_object_get(a, "size"));
 }
 
-/* An error reply the scenario expects: someone else was quicker. */
+/* An error reply the scenario expects: someone else was quicker (the arena filled up, started
+ * or emptied before the enter; a member left before the start). */
 static bool
 reply_refused(bot_op_t op, uint32_t code)
 {
     if (op == BOT_OP_ENTER)
         return code == ERR_FULL || code == ERR_PLAYING || code == ERR_NO_ARENA;
-    if (op == BOT_OP_START)
-        return code == ERR_NOT_FULL || code == ERR_NOT_OWNER || code == ERR_PLAYING;
-    return false;
+    return op == BOT_OP_START && code == ERR_NOT_FULL;
 }
 
 static void
@@ -555,8 +558,10 @@ on_push(bot_user_t *u, uint32_t topic, const uint8_t *data, size_t len)
         u->in_game = true;
         r->s->in_game++;
         u->phase = P_PLAY;
-        uv_timer_start(&u->act_timer, act_cb, r->o.game_time_ms, 0);
-    } else if (topic == PUSH_ENDED && u->phase == P_RESULT) {
+        /* the arena's game time: a bot with other settings may have created it */
+        uv_timer_start(&u->act_timer, act_cb,
+                       (uint64_t)json_integer_value(json_object_get(body, "gameTime")), 0);
+    } else if (topic == PUSH_ENDED && u->phase == P_RESULT && !u->result_due) {
         bot_stats_reply(r->s, BOT_OP_WAIT_ENDED, now - u->push_since, 0, false);
         r->s->games++;
         u->games++;
@@ -569,7 +574,7 @@ on_push(bot_user_t *u, uint32_t topic, const uint8_t *data, size_t len)
             user_wait_start(u, now);
         else
             u->phase = P_GOING;
-    } else if (topic == PUSH_ENDED && u->phase == P_PLAY) {
+    } else if (topic == PUSH_ENDED && (u->phase == P_PLAY || u->result_due)) {
         json_decref(body);
         user_fail(u, BOT_OP_WAIT_ENDED, BOT_CODE_CLOSED, "arenaEnded before the result was sent");
         return;
@@ -622,6 +627,19 @@ user_parse(bot_user_t *u)
     return true;
 }
 
+/* What a user without a request outstanding was waiting for, for a connection lost then:
+ * the game's end (also while playing), arenaStart, else nothing in particular (counted under
+ * connect). */
+static bot_op_t
+user_waiting_op(const bot_user_t *u)
+{
+    if (u->phase == P_PLAY || u->phase == P_RESULT)
+        return BOT_OP_WAIT_ENDED;
+    if (u->phase == P_ARENA)
+        return BOT_OP_WAIT_START;
+    return BOT_OP_CONNECT;
+}
+
 static void
 read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
@@ -631,7 +649,7 @@ read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     if (u == NULL) /* let go of: closing */
         return;
     if (n < 0) {
-        bot_op_t op = u->req_pending ? u->req_op : u->push_waiting ? u->push_op : BOT_OP_CONNECT;
+        bot_op_t op = u->req_pending ? u->req_op : user_waiting_op(u);
         user_fail(u, op, BOT_CODE_CLOSED,
                   n == UV_EOF ? "server closed the connection" : uv_strerror((int)n));
         return;
@@ -649,6 +667,7 @@ connect_cb(uv_connect_t *c, int status)
     if (u == NULL || u->run->stopping)
         return;
     ns = uv_hrtime() - u->req_sent;
+    uv_timer_stop(&u->req_timer);
     if (status < 0) {
         user_fail(u, BOT_OP_CONNECT, BOT_CODE_CLOSED, uv_strerror(status));
         return;
@@ -680,6 +699,8 @@ user_connect(bot_user_t *u)
     u->conn = c;
     r->open_handles++;
     u->req_sent = uv_hrtime();
+    u->req_op = BOT_OP_CONNECT; /* its deadline: the kernel alone would retry for minutes */
+    uv_timer_start(&u->req_timer, req_timeout_cb, r->o.request_timeout_ms, 0);
     rc = uv_tcp_connect(&c->connect, &c->tcp, (const struct sockaddr *)&r->addr, connect_cb);
     if (rc < 0)
         user_fail(u, BOT_OP_CONNECT, BOT_CODE_CLOSED, uv_strerror(rc));

@@ -300,7 +300,7 @@ static void
 test_refused(th_cluster_t *c)
 {
     char port[16];
-    const char *args[] = {"--port", port, "--users", "2", "--once", "-q", NULL};
+    const char *args[] = {"--port", port, "--users", "4", "--once", "-q", NULL};
 
     snprintf(port, sizeof(port), "%d", th_free_port());
     TH_EQ_INT(run_bot(c, "refused", args), 1, "a bot that cannot connect exits 1");

@@ -120,6 +120,17 @@ test_load_errors(void **state)
         assert_non_null(strstr(err, bad[i][1]));
         unlink(path);
     }
+    {
+        char text[700];
+        const char *path;
+
+        snprintf(text, sizeof(text), "{\"json\": \"%0600d\"}", 7); /* a 600-character path */
+        path = temp_config(text);
+        bot_opts_default(&o);
+        assert_int_equal(bot_opts_load(&o, path, err, sizeof(err)), -1);
+        assert_non_null(strstr(err, "json: longer than"));
+        unlink(path);
+    }
     assert_int_equal(bot_opts_load(&o, "/nonexistent/bot.json", err, sizeof(err)), -1);
     assert_non_null(strstr(err, "/nonexistent/bot.json"));
 }
@@ -141,6 +152,12 @@ test_check(void **state)
     bot_opts_default(&o);
     o.first_account = 99990;
     assert_int_equal(bot_opts_check(&o, err, sizeof(err)), -1);
+    bot_opts_default(&o);
+    o.users = 10; /* --once: 10 players cannot fill arenas of 4 */
+    assert_int_equal(bot_opts_check(&o, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "multiple of arenaSize"));
+    o.loop = true;
+    assert_int_equal(bot_opts_check(&o, err, sizeof(err)), 0);
     bot_opts_default(&o);
     snprintf(o.account_prefix, sizeof(o.account_prefix), "ab");
     assert_int_equal(bot_opts_check(&o, err, sizeof(err)), 0); /* ab00000: 7 characters */
