@@ -18,6 +18,40 @@
 
 #define BENCH_BOT_GRACE_S 60 /* past --duration before the bot is killed */
 
+/* The machine's CPU time by kind (the first line of /proc/stat), to say how busy it was and
+ * how much of it the hypervisor took (steal): on a shared VM that, more than the code, moves
+ * the latency tail. */
+typedef struct {
+    unsigned long long user, nice, system, idle, iowait, irq, softirq, steal;
+} bench_cpu_t;
+
+static void
+bench_cpu_read(bench_cpu_t *c)
+{
+    FILE *f = fopen("/proc/stat", "r");
+
+    memset(c, 0, sizeof(*c));
+    if (f == NULL)
+        return;
+    if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &c->user, &c->nice, &c->system,
+               &c->idle, &c->iowait, &c->irq, &c->softirq, &c->steal) != 8)
+        memset(c, 0, sizeof(*c));
+    fclose(f);
+}
+
+static void
+bench_cpu_print(const bench_cpu_t *a, const bench_cpu_t *b)
+{
+    double busy = (double)(b->user + b->nice + b->system + b->irq + b->softirq) -
+                  (double)(a->user + a->nice + a->system + a->irq + a->softirq);
+    double idle = (double)(b->idle + b->iowait) - (double)(a->idle + a->iowait);
+    double steal = (double)b->steal - (double)a->steal, total = busy + idle + steal;
+
+    if (total > 0)
+        printf("machine over the run: busy %.0f%%, idle %.0f%%, stolen by the hypervisor %.1f%%\n",
+               100 * busy / total, 100 * idle / total, 100 * steal / total);
+}
+
 /* Execs bin/bot against the net port, in the child. */
 static void
 bench_exec_bot(const bench_bot_opts_t *o, int port, pid_t parent)
@@ -67,6 +101,7 @@ bench_bot_run(const bench_bot_opts_t *o)
     bench_cluster_t *c;
     pid_t pid, parent = getpid();
     int status, rc = 0;
+    bench_cpu_t cpu0, cpu1;
 
     snprintf(guess, sizeof(guess), "%s/../build/apps/libarena.so", o->bin);
     if (realpath(guess, arena) == NULL) {
@@ -85,6 +120,7 @@ bench_bot_run(const bench_bot_opts_t *o)
            o->users, o->duration_s, o->game_time_ms, bench_cluster_dir(c));
     fflush(stdout);
     fflush(stderr);
+    bench_cpu_read(&cpu0);
     if ((pid = fork()) < 0) {
         fprintf(stderr, "ffbench: fork: %s\n", strerror(errno));
         rc = -1;
@@ -92,6 +128,8 @@ bench_bot_run(const bench_bot_opts_t *o)
         bench_exec_bot(o, bench_cluster_net_port(c), parent);
     } else {
         status = bench_wait_bot(pid, o->duration_s);
+        bench_cpu_read(&cpu1);
+        bench_cpu_print(&cpu0, &cpu1);
         if (status < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
             fprintf(stderr, "ffbench: the bot reported errors (status %d)\n", status);
             rc = -1;
