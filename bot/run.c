@@ -436,8 +436,8 @@ user_join(bot_user_t *u, json_t *body)
     json_array_foreach(arenas, i, a)
     {
         json_int_t members = json_integer_value(json_object_get(a, "members"));
-        if (json_is_integer(json_object_get(a, "id")) && members < (json_int_t)o->arena_size &&
-            n < BOT_PICK_AMONG)
+        if (json_is_integer(json_object_get(a, "id")) &&
+            members < json_integer_value(json_object_get(a, "size")) && n < BOT_PICK_AMONG)
             open[n++] = a;
     }
     if (n > 0) {
