@@ -676,19 +676,7 @@ typedef struct {
 static int
 loads_logged(th_cluster_t *c)
 {
-    char path[4200], *line = NULL;
-    size_t cap = 0;
-    int n = 0;
-    FILE *f;
-
-    snprintf(path, sizeof(path), "%s/arena.log", th_cluster_dir(c));
-    if ((f = fopen(path, "r")) == NULL)
-        return -1;
-    while (getline(&line, &cap, f) > 0)
-        n += strstr(line, "app: loaded") != NULL;
-    free(line);
-    fclose(f);
-    return n;
+    return th_log_count(c, "arena", "app: loaded");
 }
 
 static bool

@@ -922,6 +922,24 @@ th__dump_file(const char *path)
         fclose(f);
 }
 
+int
+th_log_count(th_cluster_t *c, const char *name, const char *needle)
+{
+    char path[PATH_MAX + 64], *line = NULL;
+    size_t cap = 0;
+    int n = 0;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/%s.log", th_cluster_dir(c), name);
+    if ((f = fopen(path, "r")) == NULL)
+        return 0;
+    while (getline(&line, &cap, f) >= 0)
+        n += strstr(line, needle) != NULL;
+    free(line);
+    fclose(f);
+    return n;
+}
+
 void
 th_cluster_dump_logs(th_cluster_t *c)
 {

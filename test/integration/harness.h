@@ -119,6 +119,10 @@ void th_cluster_free(th_cluster_t *c);
  * prefixed with `# `. */
 void th_cluster_dump_logs(th_cluster_t *c);
 
+/* The number of lines of DIR/NAME.log (a node's log) that contain `needle`; 0 while the log
+ * does not exist. */
+int th_log_count(th_cluster_t *c, const char *name, const char *needle);
+
 /* The temp dir (absolute, no trailing slash). */
 const char *th_cluster_dir(const th_cluster_t *c);
 /* The port chosen for a placeholder name without @s ("NETPORT", "PORT3"), or -1. */

@@ -58,19 +58,7 @@ static const bad_input_t bad_inputs[] = {
 static int
 net_warns(th_cluster_t *c)
 {
-    char path[4200], *line = NULL;
-    size_t cap = 0;
-    int n = 0;
-    FILE *f;
-
-    snprintf(path, sizeof(path), "%s/net.log", th_cluster_dir(c));
-    if ((f = fopen(path, "r")) == NULL)
-        return 0;
-    while (getline(&line, &cap, f) >= 0)
-        n += strstr(line, " W ") != NULL;
-    free(line);
-    fclose(f);
-    return n;
+    return th_log_count(c, "net", " W ");
 }
 
 typedef struct {
