@@ -439,6 +439,39 @@ ff_apphost_sessions(void)
     return sessions.count;
 }
 
+/* Adds conn to the set and the array unless the set has it. */
+static void
+known_add(ff_map_t *seen, uint64_t *out, size_t *n, uint64_t conn)
+{
+    if (ff_map_get(seen, conn) != NULL)
+        return;
+    ff_map_set(seen, conn, (void *)1);
+    out[(*n)++] = conn;
+}
+
+uint64_t *
+ff_apphost_known_conns(size_t *n)
+{
+    size_t cap = sessions.count;
+    ff_map_t seen = {0};
+    uint64_t *out;
+
+    for (size_t i = 0; i < nchannels; i++)
+        cap += channels[i].n;
+    *n = 0;
+    if (cap == 0)
+        return NULL;
+    out = ff_malloc(cap * sizeof(*out));
+    for (size_t i = 0; sessions.slots && i <= sessions.mask; i++)
+        if (sessions.slots[i].key)
+            known_add(&seen, out, n, sessions.slots[i].key);
+    for (size_t i = 0; i < nchannels; i++)
+        for (size_t k = 0; k < channels[i].n; k++)
+            known_add(&seen, out, n, channels[i].members[k]);
+    ff_map_clear(&seen);
+    return out;
+}
+
 json_t *
 ff_app_state(const char *name)
 {

@@ -46,6 +46,9 @@ size_t ff_apphost_inflight(void);
 uint64_t ff_apphost_handled(void);
 /* Sessions with state on this node. */
 size_t ff_apphost_sessions(void);
+/* Every connection this node knows (session values or channel membership), each once, in a
+ * new array (free with ff_free; NULL when none); *n gets the count. */
+uint64_t *ff_apphost_known_conns(size_t *n);
 /* Keeps the module whose code is running now (the caller of an asynchronous API, or the
  * current one) loaded until ff_apphost_release; returns it. */
 ff_app_t *ff_apphost_retain(void);

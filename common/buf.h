@@ -18,10 +18,12 @@ void ff_buf_consume(ff_buf_t *b, size_t n);
 /* Releases the memory; the buffer is empty and usable afterwards. */
 void ff_buf_free(ff_buf_t *b);
 
-/* Appends n bytes. */
+/* Appends n bytes (none: p may be NULL). */
 static inline void
 ff_buf_put(ff_buf_t *b, const void *p, size_t n)
 {
+    if (n == 0)
+        return;
     if (b->cap - b->len < n)
         ff_buf_reserve(b, n);
     memcpy(b->data + b->len, p, n);

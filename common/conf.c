@@ -7,8 +7,11 @@
 #include "alloc.h"
 #include "log.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
+#include <limits.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +55,8 @@ static int conf_set_u8(conf_ctx_t *cx, const conf_field_t *f, json_t *v, void *b
 static int conf_set_u32(conf_ctx_t *cx, const conf_field_t *f, json_t *v, void *base);
 static int conf_set_bool(conf_ctx_t *cx, const conf_field_t *f, json_t *v, void *base);
 static int conf_set_magic(conf_ctx_t *cx, const conf_field_t *f, json_t *v, void *base);
+static int conf_set_secret(conf_ctx_t *cx, const conf_field_t *f, json_t *v, void *base);
+static int conf_set_secret_file(conf_ctx_t *cx, const conf_field_t *f, json_t *v, void *base);
 static int conf_set_level(conf_ctx_t *cx, const conf_field_t *f, json_t *v, void *base);
 static int conf_set_role(conf_ctx_t *cx, const conf_field_t *f, json_t *v, void *base);
 static int conf_set_app(conf_ctx_t *cx, const conf_field_t *f, json_t *v, void *base);
@@ -72,6 +77,12 @@ static const conf_field_t master_fields[] = {
     {"webhost", conf_set_str, C(master.webhost), .sdef = "127.0.0.1"},
     {"webport", conf_set_int, C(master.webport), REQ, PORT},
     {"log", conf_set_str, C(master.log), .sdef = NULL},
+    {"secret", conf_set_secret, C(master.secret), .min = FF_CONF_SECRET_MIN},
+    {"secretFile", conf_set_secret_file, C(master.secret), .min = FF_CONF_SECRET_MIN,
+     .sdef = "secret"},
+    {"webtoken", conf_set_secret, C(master.webtoken), .min = FF_CONF_WEBTOKEN_MIN},
+    {"webtokenFile", conf_set_secret_file, C(master.webtoken), .min = FF_CONF_WEBTOKEN_MIN,
+     .sdef = "webtoken"},
     {.key = NULL},
 };
 
@@ -131,6 +142,8 @@ static const conf_field_t netconnect_fields[] = {
     {"protoVersion", conf_set_u8, C(netconnect.proto_version), .max = 255, .idef = 9},
     {"serverVersion", conf_set_u32, C(netconnect.server_version), .max = 4294967295LL},
     {"maxPacket", conf_set_u32, C(netconnect.max_packet), .min = 1, .max = 16777216, .idef = 65536},
+    {"maxRequestsPerSecond", conf_set_int, C(netconnect.max_requests_per_s), .max = 1000000},
+    {"maxConnectionsPerIp", conf_set_int, C(netconnect.max_conns_per_ip), .max = 1000000},
     {.key = NULL},
 };
 
@@ -145,6 +158,9 @@ static const conf_field_t cluster_fields[] = {
     {"restartWindow", conf_set_int, C(cluster.restart_window_s), .min = 1, .max = 86400,
      .idef = 60},
     {"logLevel", conf_set_level, C(cluster.log_level), .idef = FF_LOG_INFO},
+    {"heartbeat", conf_set_int, C(cluster.heartbeat_ms), .min = 50, .max = 60000, .idef = 1000},
+    {"startTimeout", conf_set_int, C(cluster.start_timeout_ms), .min = 100, .max = 3600000,
+     .idef = 10000},
     {.key = NULL},
 };
 
@@ -378,6 +394,80 @@ conf_set_level(conf_ctx_t *cx, const conf_field_t *f, json_t *v, void *base)
     }
     *(int *)conf_slot(f, base) = level;
     return 0;
+}
+
+/* A secret (f->min bytes at least) given inline. Its value is never quoted in a message. */
+static int
+conf_set_secret(conf_ctx_t *cx, const conf_field_t *f, json_t *v, void *base)
+{
+    char **dst = conf_slot(f, base);
+    if (v == NULL)
+        return 0;
+    if (!json_is_string(v))
+        return conf_err(cx, f->key, "expected a string");
+    if (json_string_length(v) < (size_t)f->min || json_string_length(v) > FF_CONF_SECRET_MAX ||
+        strlen(json_string_value(v)) != json_string_length(v))
+        return conf_err(cx, f->key, "expected %lld..%d characters (without NUL), got %zu",
+                        (long long)f->min, FF_CONF_SECRET_MAX, json_string_length(v));
+    *dst = ff_strdup(json_string_value(v));
+    return 0;
+}
+
+/* Reads a secret file into a new string, trailing white space cut. Returns NULL with why. */
+static char *
+conf_read_secret(const char *path, long long min, char *why, size_t whylen)
+{
+    char buf[FF_CONF_SECRET_MAX + 2];
+    struct stat st;
+    size_t n;
+    FILE *fp = fopen(path, "r");
+
+    if (fp == NULL || fstat(fileno(fp), &st) < 0) {
+        snprintf(why, whylen, "cannot read \"%s\": %s", path, strerror(errno));
+        goto fail;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(why, whylen, "\"%s\" is not a regular file", path);
+        goto fail;
+    }
+    if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+        snprintf(why, whylen, "\"%s\" is open to group or others (mode %04o); chmod 600 it", path,
+                 (unsigned)(st.st_mode & 07777));
+        goto fail;
+    }
+    n = fread(buf, 1, sizeof(buf) - 1, fp);
+    fclose(fp);
+    while (n > 0 &&
+           (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+        n--;
+    buf[n] = '\0';
+    if ((long long)n < min || n > FF_CONF_SECRET_MAX || strlen(buf) != n) {
+        snprintf(why, whylen, "\"%s\" must hold %lld..%d bytes (without NUL), holds %zu", path, min,
+                 FF_CONF_SECRET_MAX, n);
+        return NULL;
+    }
+    return ff_strdup(buf);
+
+fail:
+    if (fp != NULL)
+        fclose(fp);
+    return NULL;
+}
+
+/* A secret read from a file that only its owner may read; f->sdef names the inline key
+ * that shares the slot (read first), so that setting both is an error. */
+static int
+conf_set_secret_file(conf_ctx_t *cx, const conf_field_t *f, json_t *v, void *base)
+{
+    char **dst = conf_slot(f, base), why[PATH_MAX + 128];
+    if (v == NULL)
+        return 0;
+    if (*dst != NULL)
+        return conf_err(cx, f->key, "set either %s or %s, not both", f->sdef, f->key);
+    if (!json_is_string(v))
+        return conf_bad(cx, f->key, "string", v);
+    *dst = conf_read_secret(json_string_value(v), f->min, why, sizeof(why));
+    return *dst != NULL ? 0 : conf_err(cx, f->key, "%s", why);
 }
 
 /* Without a "role" key, the role comes from the name as in Firefly: gate, net*, game*,
@@ -734,11 +824,41 @@ conf_check_net_ids(conf_ctx_t *cx)
     return 0;
 }
 
+/* True for an address of the loopback interface (127.0.0.0/8, ::1). */
+static bool
+conf_is_loopback(const char *host)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    return inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+}
+
+/* The web port stops and reloads the cluster: beyond this machine only with a token. */
+static int
+conf_check_webhost(conf_ctx_t *cx)
+{
+    size_t old;
+    int rc = 0;
+
+    if (cx->conf->master.webtoken != NULL || conf_is_loopback(cx->conf->master.webhost))
+        return 0;
+    old = conf_push_key(cx, "master");
+    rc = conf_err(cx, "webhost",
+                  "\"%s\" is not a loopback address: set master.webtoken or "
+                  "master.webtokenFile to open the web port to other machines",
+                  cx->conf->master.webhost);
+    conf_pop(cx, old);
+    return rc;
+}
+
 /* The checks that span servers, run once every section has been read. */
 static int
 conf_check(conf_ctx_t *cx, json_t *root)
 {
-    if (conf_check_gates(cx) < 0)
+    if (conf_check_webhost(cx) < 0 || conf_check_gates(cx) < 0)
         return -1;
     for (int i = 0; i < cx->conf->nservers; i++)
         if (conf_check_role(cx, &cx->conf->servers[i]) < 0 ||
@@ -843,6 +963,12 @@ ff_conf_free(ff_conf_t *conf)
     ff_free(conf->master.roothost);
     ff_free(conf->master.webhost);
     ff_free(conf->master.log);
+    if (conf->master.secret != NULL)
+        sodium_memzero(conf->master.secret, strlen(conf->master.secret));
+    ff_free(conf->master.secret);
+    if (conf->master.webtoken != NULL)
+        sodium_memzero(conf->master.webtoken, strlen(conf->master.webtoken));
+    ff_free(conf->master.webtoken);
     ff_free(conf->path);
     ff_free(conf);
 }

@@ -9,6 +9,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The shortest cluster secret and web token accepted, in bytes. */
+#define FF_CONF_SECRET_MIN 32
+#define FF_CONF_WEBTOKEN_MIN 16
+/* The longest secret or token file read. */
+#define FF_CONF_SECRET_MAX 4096
+
 typedef enum { FF_ROLE_GATE, FF_ROLE_NET, FF_ROLE_GAME, FF_ROLE_DBFRONT } ff_role_t;
 
 typedef struct {
@@ -48,6 +54,11 @@ typedef struct {
         char *webhost; /* default "127.0.0.1" */
         int webport;
         char *log; /* NULL = stderr */
+        /* The cluster secret (master.secret, or the contents of master.secretFile); NULL =
+         * none configured: master generates one at each start (docs/protocol.md). */
+        char *secret;
+        /* The web port's bearer token (webtoken or webtokenFile); NULL = none. */
+        char *webtoken;
     } master;
     ff_conf_server_t *servers; /* in file order */
     int nservers;
@@ -57,7 +68,9 @@ typedef struct {
         char magic[4];
         uint8_t proto_version;
         uint32_t server_version;
-        uint32_t max_packet; /* max body bytes, default 65536 */
+        uint32_t max_packet;    /* max body bytes, default 65536 */
+        int max_requests_per_s; /* per connection, token bucket; 0 = no limit */
+        int max_conns_per_ip;   /* open connections from one address; 0 = no limit */
     } netconnect;
     struct {
         char *host; /* MariaDB; NULL when the section is absent */
@@ -77,6 +90,8 @@ typedef struct {
         int max_restarts;       /* restarts within restart_window_s before giving up, 5 */
         int restart_window_s;   /* default 60 */
         int log_level;          /* FF_LOG_*, default info */
+        int heartbeat_ms;       /* PING interval on every bus link; 3 silent = dead; 1000 */
+        int start_timeout_ms;   /* a node's control link must be up within this; 10000 */
     } cluster;
 } ff_conf_t;
 

@@ -306,8 +306,9 @@ ff_mp_get_bytes(ff_mp_reader_t *r, const uint8_t **p, uint32_t *len)
     return *p == NULL && n > 0 ? -1 : r->err;
 }
 
-int
-ff_mp_skip(ff_mp_reader_t *r)
+/* Skips one scalar, or reads a container's header and adds its element count to *more. */
+static int
+skip_one(ff_mp_reader_t *r, uint64_t *more)
 {
     const uint8_t *t = r->err || r->p >= r->end ? NULL : r->p;
     uint32_t n;
@@ -316,14 +317,16 @@ ff_mp_skip(ff_mp_reader_t *r)
 
     if (t == NULL)
         return fail(r);
-    if ((*t & 0xf0) == 0x90 || *t == 0xdc || *t == 0xdd || (*t & 0xf0) == 0x80 || *t == 0xde ||
-        *t == 0xdf) {
-        int is_map = (*t & 0xf0) == 0x80 || *t == 0xde || *t == 0xdf;
-        if ((is_map ? ff_mp_get_map(r, &n) : ff_mp_get_array(r, &n)) < 0)
+    if ((*t & 0xf0) == 0x90 || *t == 0xdc || *t == 0xdd) {
+        if (ff_mp_get_array(r, &n) < 0)
             return -1;
-        for (uint64_t k = 0; k < (uint64_t)n * (is_map ? 2 : 1); k++)
-            if (ff_mp_skip(r) < 0)
-                return -1;
+        *more += n;
+        return 0;
+    }
+    if ((*t & 0xf0) == 0x80 || *t == 0xde || *t == 0xdf) {
+        if (ff_mp_get_map(r, &n) < 0)
+            return -1;
+        *more += 2 * (uint64_t)n;
         return 0;
     }
     if (*t == 0xc2 || *t == 0xc3) {
@@ -338,4 +341,22 @@ ff_mp_skip(ff_mp_reader_t *r)
         return ff_mp_get_uint(r, &u);
     }
     return ff_mp_get_int(r, &i);
+}
+
+/* Iterative, with a count of values still to skip instead of recursion, so that a peer's
+ * million nested arrays cost a loop, not a stack. Every value takes at least one byte, so
+ * a count past the bytes left fails at the first overrun. */
+int
+ff_mp_skip(ff_mp_reader_t *r)
+{
+    uint64_t left = 1;
+
+    while (left > 0) {
+        left--;
+        if (skip_one(r, &left) < 0)
+            return -1;
+        if (left > (uint64_t)(r->end - r->p))
+            return fail(r);
+    }
+    return 0;
 }

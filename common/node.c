@@ -1,9 +1,17 @@
-/* node: the runtime every child process shares: arguments, config, log, loop, signals and
- * the control link to master (HELLO when ready, stop/reload notifications, status calls). */
+/* node: the runtime every child process shares: arguments, config, the cluster secret, log,
+ * loop, signals and the control link to master (HELLO as soon as it is up, "ready" once the
+ * role serves, stop/reload notifications, status calls).
+ *
+ * The secret: master forks every node with `--secret-fd N`, a pipe holding the node's
+ * FF_BUS_TOKEN-byte token and then the cluster secret, so that neither is on a command
+ * line or in an environment. A node started by hand has no token (master will not bind its
+ * control link) and takes the secret from master.secret / master.secretFile. */
 #include "node.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -21,24 +29,35 @@ static const ff_node_ops_t *node_ops;
 static ff_link_t *control;
 static bool node_is_ready, node_stopping;
 static char *conf_path, *node_name;
+static int secret_fd = -1;
+static uint8_t node_token[FF_BUS_TOKEN];
+static bool have_token;
 static uv_signal_t sigterm, sigint;
 static ff_conf_t **old_confs;
 static size_t nold_confs;
 
+/* HELLO on the control link, then "ready" if the role already serves. */
 static void
 send_hello(void)
 {
     ff_buf_t *b = ff_link_out(control);
-    if (b != NULL)
-        ff_bus_put_hello(b, ff_self->name, ff_conf_role_name(ff_self->role), (int)getpid(), NULL,
-                         0);
+
+    if (b == NULL)
+        return;
+    ff_bus_put_hello(b, ff_self->name, ff_conf_role_name(ff_self->role), (int)getpid(), NULL, 0,
+                     have_token ? node_token : NULL);
+    if (node_is_ready)
+        ff_bus_put_notify(b, "ready", "{}");
 }
 
 void
 ff_node_ready(void)
 {
+    ff_buf_t *b = ff_link_out(control);
+
     node_is_ready = true;
-    send_hello();
+    if (b != NULL)
+        ff_bus_put_notify(b, "ready", "{}");
 }
 
 uint64_t
@@ -88,12 +107,14 @@ node_reload(void)
 static void
 answer_status(ff_link_t *l, uint32_t seq)
 {
-    json_t *out = json_object();
+    json_t *out = json_object(), *links = json_array();
     char *text;
     ff_buf_t *b;
 
     if (node_ops->status)
         node_ops->status(out);
+    ff_bus_status(links);
+    json_object_set_new(out, "links", links);
     text = json_dumps(out, JSON_COMPACT);
     b = ff_link_out(l);
     if (b != NULL)
@@ -117,8 +138,7 @@ static void
 control_up_cb(ff_link_t *l)
 {
     (void)l;
-    if (node_is_ready)
-        send_hello();
+    send_hello();
 }
 
 static void
@@ -141,8 +161,11 @@ signal_cb(uv_signal_t *h, int signum)
 static int
 parse_args(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'}, {"name", required_argument, NULL, 'n'}, {0}};
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"name", required_argument, NULL, 'n'},
+                                         {"secret-fd", required_argument, NULL, 's'},
+                                         {0}};
+    char *end;
     int c;
 
     while ((c = getopt_long(argc, argv, "c:n:", opts, NULL)) != -1) {
@@ -150,6 +173,8 @@ parse_args(int argc, char **argv)
             conf_path = optarg;
         else if (c == 'n')
             node_name = optarg;
+        else if (c == 's' && (secret_fd = (int)strtol(optarg, &end, 10)) >= 0 && *end == '\0')
+            continue;
         else
             return -1;
     }
@@ -175,16 +200,70 @@ load_config(const char *prog, ff_role_t role)
     return 0;
 }
 
+/* Reads token and secret from master's pipe (to EOF) and closes it. Returns the secret's
+ * length, or -1. */
+static ssize_t
+read_handoff(uint8_t *buf, size_t cap)
+{
+    size_t len = 0;
+    ssize_t n;
+
+    while (len < cap) {
+        n = read(secret_fd, buf + len, cap - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    close(secret_fd);
+    if (len <= FF_BUS_TOKEN || len == cap)
+        return -1;
+    memcpy(node_token, buf, FF_BUS_TOKEN);
+    have_token = true;
+    return (ssize_t)(len - FF_BUS_TOKEN);
+}
+
+/* Sets up the bus's handshake with master's secret, or the configured one. */
+static int
+node_auth(const char *prog)
+{
+    uint8_t buf[FF_BUS_TOKEN + FF_CONF_SECRET_MAX + 1];
+    const void *secret = ff_conf->master.secret;
+    ssize_t len = secret != NULL ? (ssize_t)strlen(secret) : 0;
+    int rc;
+
+    if (secret_fd >= 0) {
+        len = read_handoff(buf, sizeof(buf));
+        secret = buf + FF_BUS_TOKEN;
+        if (len < 0) {
+            fprintf(stderr, "%s: --secret-fd %d: no token and secret to read\n", prog, secret_fd);
+            return -1;
+        }
+    } else if (secret == NULL) {
+        fprintf(stderr,
+                "%s: no cluster secret: master hands one over (--secret-fd); to start a node "
+                "by hand, set master.secret or master.secretFile in %s\n",
+                prog, conf_path);
+        return -1;
+    }
+    rc = ff_bus_auth(secret, (size_t)len, ff_self->name, ff_conf->cluster.heartbeat_ms);
+    sodium_memzero(buf, sizeof(buf));
+    if (rc < 0)
+        fprintf(stderr, "%s: cannot set up the bus handshake for \"%s\"\n", prog, ff_self->name);
+    return rc;
+}
+
 int
 ff_node_main(int argc, char **argv, ff_role_t role, const ff_node_ops_t *ops)
 {
     int rc;
 
     if (parse_args(argc, argv) < 0) {
-        fprintf(stderr, "usage: %s --config FILE --name NAME\n", argv[0]);
+        fprintf(stderr, "usage: %s --config FILE --name NAME [--secret-fd N]\n", argv[0]);
         return 1;
     }
-    if (load_config(argv[0], role) < 0)
+    if (load_config(argv[0], role) < 0 || node_auth(argv[0]) < 0)
         return 1;
     node_ops = ops;
     rc = ff_log_init(ff_self->name, ff_self->log, ff_conf->cluster.log_level);
@@ -197,7 +276,7 @@ ff_node_main(int argc, char **argv, ff_role_t role, const ff_node_ops_t *ops)
     uv_signal_start(&sigterm, signal_cb, SIGTERM);
     uv_signal_init(ff_loop, &sigint);
     uv_signal_start(&sigint, signal_cb, SIGINT);
-    control = ff_link_connect(ff_loop, ff_conf->master.roothost, ff_conf->master.rootport,
+    control = ff_link_connect(ff_loop, ff_conf->master.roothost, ff_conf->master.rootport, "master",
                               &control_cbs, NULL);
     if (ops->start() != 0)
         return 1;

@@ -313,7 +313,7 @@ link_up_cb(ff_link_t *l)
 
     ff_log(FF_LOG_INFO, "store: connected to dbfront");
     ff_bus_put_hello(ff_link_out(l), ff_self->name, ff_conf_role_name(ff_self->role), (int)getpid(),
-                     NULL, 0);
+                     NULL, 0, NULL);
     for (r = held_take(); r != NULL; r = next) {
         next = r->next;
         req_send(r);
@@ -559,7 +559,7 @@ ff_store_start(void)
     if (r == NULL)
         return 0;
     configured = true;
-    dbf = ff_link_connect(ff_loop, r->roothost, r->rootport, &link_cbs, NULL);
+    dbf = ff_link_connect(ff_loop, r->roothost, r->rootport, r->rootname, &link_cbs, NULL);
     return ff_self->mem ? reader_start() : 0;
 }
 

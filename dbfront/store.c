@@ -20,7 +20,8 @@
 typedef struct {
     ff_link_t *link;
     bool up;
-    int refs; /* the link while up, plus one per pending answer */
+    bool hello; /* said HELLO as a game node or gate of the config: may call */
+    int refs;   /* the link while up, plus one per pending answer */
 } peer_t;
 
 typedef struct {
@@ -620,6 +621,35 @@ method_name(ff_str_t m)
     return NULL;
 }
 
+/* Closes a peer that broke the protocol, with one WARN. */
+static void
+peer_drop(peer_t *p, const char *why)
+{
+    ff_link_t *l = p->link;
+
+    ff_log(FF_LOG_WARN, "store: %s (%s): %s; closing", ff_link_peer(l), ff_link_addr(l), why);
+    p->up = false;
+    peer_release(p);
+    ff_link_free(l); /* safe inside on_msg: bus.c delivers nothing more */
+}
+
+/* Only a game node or gate of the config, under the name it authenticated as, may use the
+ * store; it says so in HELLO before its first call. */
+static void
+peer_hello(peer_t *p, const ff_bus_msg_t *m)
+{
+    const char *name = ff_link_peer(p->link);
+    const ff_conf_server_t *srv = ff_conf_server(ff_conf, name);
+
+    if (!ff_str_eq(m->name, name) || srv == NULL ||
+        (srv->role != FF_ROLE_GAME && srv->role != FF_ROLE_GATE) ||
+        !ff_str_eq(m->role, ff_conf_role_name(srv->role))) {
+        peer_drop(p, "HELLO from no game node or gate of the config");
+        return;
+    }
+    p->hello = true;
+}
+
 static void
 peer_msg_cb(ff_link_t *l, const ff_bus_msg_t *m)
 {
@@ -627,8 +657,14 @@ peer_msg_cb(ff_link_t *l, const ff_bus_msg_t *m)
     const char *method;
     json_t *args;
 
-    if (m->kind != FF_BUS_CALL)
-        return; /* HELLO and anything else: nothing to do */
+    if (m->kind == FF_BUS_HELLO && !p->hello) {
+        peer_hello(p, m);
+        return;
+    }
+    if (m->kind != FF_BUS_CALL || !p->hello) {
+        peer_drop(p, p->hello ? "a frame other than CALL" : "a frame before HELLO");
+        return;
+    }
     method = method_name(m->method);
     args = json_loadb((const char *)m->body, m->body_len, 0, NULL);
     if (dbf.stopping)

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "apphost.h"
 #include "bus.h"
 #include "log.h"
@@ -28,7 +29,7 @@ send_hello(void)
     ff_buf_t *b = gate_out();
 
     if (b != NULL)
-        ff_bus_put_hello(b, ff_self->name, "game", (int)getpid(), cmds, n);
+        ff_bus_put_hello(b, ff_self->name, "game", (int)getpid(), cmds, n, NULL);
 }
 
 /* A reply whose link to gate is down is dropped: gate has already failed the request. */
@@ -87,12 +88,25 @@ gate_msg_cb(ff_link_t *l, const ff_bus_msg_t *m)
     }
 }
 
+/* After a relink: the connections the app knows, so that gate reports those lost while
+ * the link was down (their CONN_LOST could not reach this node then). */
+static void
+send_live(ff_link_t *l)
+{
+    size_t n;
+    uint64_t *conns = ff_apphost_known_conns(&n);
+
+    if (n > 0)
+        ff_bus_put_live(ff_link_out(l), conns, n);
+    ff_free(conns);
+}
+
 static void
 gate_up_cb(ff_link_t *l)
 {
-    (void)l;
     ff_log(FF_LOG_INFO, "connected to gate");
     send_hello();
+    send_live(l);
 }
 
 static void
@@ -132,7 +146,7 @@ game_start(void)
         ff_log(FF_LOG_ERROR, "app: %s", err);
         return -1;
     }
-    gate = ff_link_connect(ff_loop, r->roothost, r->rootport, &gate_cbs, NULL);
+    gate = ff_link_connect(ff_loop, r->roothost, r->rootport, r->rootname, &gate_cbs, NULL);
     ff_node_ready();
     return 0;
 }

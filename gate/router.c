@@ -20,7 +20,8 @@
 
 typedef struct peer_s {
     ff_link_t *link;
-    char name[64];
+    char name[64];   /* after its HELLO: the name it authenticated as */
+    uint16_t net_id; /* a net's: the top 16 bits of its conn ids */
     bool is_net, is_game;
     bool draining; /* stopping: gets no new requests, may still answer */
     uint32_t *cmds;
@@ -144,15 +145,55 @@ routes_rebuild(void)
     }
 }
 
+static peer_t *
+peer_by_name(const char *name)
+{
+    for (ff_list_t *n = peers.next; n != &peers; n = n->next) {
+        peer_t *p = ff_container_of(n, peer_t, all);
+        if (strcmp(p->name, name) == 0)
+            return p;
+    }
+    return NULL;
+}
+
+/* Why a HELLO cannot register p, or NULL: it must name the node it authenticated as, a net
+ * or game server of the config in its role, whose name no other link holds. */
+static const char *
+hello_refusal(const peer_t *p, const ff_bus_msg_t *m, const char *name)
+{
+    const ff_conf_server_t *srv = ff_conf_server(ff_conf, name);
+    const peer_t *other = peer_by_name(name);
+
+    if (!ff_str_eq(m->name, name))
+        return "its HELLO names another node than it authenticated as";
+    if (srv == NULL || (srv->role != FF_ROLE_NET && srv->role != FF_ROLE_GAME))
+        return "no net or game server of that name in the config";
+    if (!ff_str_eq(m->role, ff_conf_role_name(srv->role)))
+        return "its HELLO gives another role than the config";
+    if (other != NULL && other != p)
+        return "a node of that name is already linked";
+    if (p->name[0] != '\0' && strcmp(p->name, name) != 0)
+        return "a second HELLO under another name";
+    return NULL;
+}
+
+static void peer_drop(peer_t *p, const char *why);
+
 static void
 on_hello(ff_link_t *l, const ff_bus_msg_t *m)
 {
     peer_t *p = ff_link_data(l);
+    const char *name = ff_link_peer(l), *why = hello_refusal(p, m, name);
     ff_mp_reader_t r = m->list;
 
-    snprintf(p->name, sizeof(p->name), "%.*s", (int)m->name.len, m->name.p);
+    if (why != NULL) {
+        peer_drop(p, why);
+        return;
+    }
+    snprintf(p->name, sizeof(p->name), "%s", name);
     p->is_net = ff_str_eq(m->role, "net");
     p->is_game = ff_str_eq(m->role, "game");
+    p->net_id = p->is_net ? ff_conf_net_id(name) : 0;
     p->cmds = ff_realloc(p->cmds, (m->nlist + 1) * sizeof(*p->cmds));
     p->ncmds = 0;
     for (uint32_t i = 0; i < m->nlist; i++) {
@@ -383,6 +424,44 @@ on_push(const ff_bus_msg_t *m)
     ff_free(conns);
 }
 
+/* The net that holds conn ids with this prefix, if it is linked. */
+static peer_t *
+net_by_id(uint16_t id)
+{
+    for (ff_list_t *n = peers.next; n != &peers; n = n->next) {
+        peer_t *p = ff_container_of(n, peer_t, all);
+        if (p->is_net && p->net_id == id)
+            return p;
+    }
+    return NULL;
+}
+
+/* LIVE from a net (after its HELLO): the connections it holds, so that a gate that came back
+ * knows them before they send anything. From a game node (after a relink): the connections
+ * its app knows; those gone while it was away get their CONN_LOST now. A connection whose
+ * net is not linked cannot be judged and is left alone. */
+static void
+on_live(peer_t *p, const ff_bus_msg_t *m)
+{
+    ff_mp_reader_t r = m->list;
+    ff_buf_t *b = ff_link_out(p->link);
+    uint64_t conn;
+    size_t lost = 0;
+
+    for (uint32_t i = 0; i < m->nlist && ff_mp_get_uint(&r, &conn) == 0; i++) {
+        if (p->is_net) {
+            if ((uint16_t)(conn >> 48) == p->net_id && conn != 0)
+                session_get(conn, p);
+        } else if (ff_map_get(&sessions, conn) == NULL && net_by_id((uint16_t)(conn >> 48))) {
+            ff_bus_put_conn_lost(b, conn);
+            lost++;
+        }
+    }
+    if (lost > 0)
+        ff_log(FF_LOG_INFO, "node %s: %zu of the connections it knows were lost while it was away",
+               p->name, lost);
+}
+
 static void
 on_conn_lost(const ff_bus_msg_t *m)
 {
@@ -452,18 +531,39 @@ gate_router_bind_group(uint64_t conn, uint32_t cmd)
 
 /* ---- links ------------------------------------------------------------------------- */
 
+/* What each role may send after its HELLO (net: requests and its connections' fate; game:
+ * answers, pushes, bindings, calls); HELLO itself comes first and may be repeated. */
+static bool
+kind_allowed(const peer_t *p, int kind)
+{
+    if (kind == FF_BUS_HELLO)
+        return true;
+    if (p->is_net)
+        return kind == FF_BUS_REQUEST || kind == FF_BUS_CONN_LOST || kind == FF_BUS_LIVE;
+    if (p->is_game)
+        return kind == FF_BUS_RESPONSE || kind == FF_BUS_PUSH || kind == FF_BUS_SESSION ||
+               kind == FF_BUS_CALL || kind == FF_BUS_LIVE;
+    return false;
+}
+
 static void
 peer_msg_cb(ff_link_t *l, const ff_bus_msg_t *m)
 {
     peer_t *p = ff_link_data(l);
+    char why[64];
 
+    if (!kind_allowed(p, m->kind)) {
+        snprintf(why, sizeof(why), "a frame of kind %d %s", m->kind,
+                 p->name[0] ? "not of its role" : "before HELLO");
+        peer_drop(p, why);
+        return;
+    }
     switch (m->kind) {
     case FF_BUS_HELLO:
         on_hello(l, m);
         break;
     case FF_BUS_REQUEST:
-        if (p->is_net)
-            on_request(p, m);
+        on_request(p, m);
         break;
     case FF_BUS_RESPONSE:
         on_response(p, m);
@@ -480,8 +580,9 @@ peer_msg_cb(ff_link_t *l, const ff_bus_msg_t *m)
     case FF_BUS_CALL:
         on_call(p, m);
         break;
-    default:
-        ff_log(FF_LOG_WARN, "%s: unexpected bus frame kind %d", p->name, m->kind);
+    case FF_BUS_LIVE:
+        on_live(p, m);
+        break;
     }
 }
 
@@ -518,14 +619,11 @@ net_down(peer_t *p)
     }
 }
 
+/* The peer's link is gone: a game node's requests fail and its sessions are unbound, a
+ * net's connections are lost; then p is freed. */
 static void
-peer_down_cb(ff_link_t *l, int status)
+peer_gone(peer_t *p)
 {
-    peer_t *p = ff_link_data(l);
-
-    ff_log(p->is_game || p->is_net ? FF_LOG_WARN : FF_LOG_INFO, "%s %s disconnected: %s",
-           p->is_net ? "net" : "node", p->name[0] ? p->name : "(unregistered)",
-           uv_strerror(status));
     if (p->is_game)
         game_down(p);
     else if (p->is_net)
@@ -534,6 +632,27 @@ peer_down_cb(ff_link_t *l, int status)
     routes_rebuild();
     ff_free(p->cmds);
     ff_free(p);
+}
+
+/* Closes a peer that broke the protocol, with one WARN; inside on_msg too. */
+static void
+peer_drop(peer_t *p, const char *why)
+{
+    ff_link_t *l = p->link;
+
+    ff_log(FF_LOG_WARN, "peer %s (%s): %s; closing", ff_link_peer(l), ff_link_addr(l), why);
+    peer_gone(p);
+    ff_link_free(l);
+}
+
+static void
+peer_down_cb(ff_link_t *l, int status)
+{
+    peer_t *p = ff_link_data(l);
+
+    ff_log(p->is_game || p->is_net ? FF_LOG_WARN : FF_LOG_INFO, "%s %s disconnected: %s",
+           p->is_net ? "net" : "node", p->name[0] ? p->name : ff_link_peer(l), uv_strerror(status));
+    peer_gone(p);
 }
 
 static void

@@ -22,43 +22,52 @@ static bool root_listening;
 static ff_list_t root_links = {&root_links, &root_links};
 
 static void
-root_hello(ff_link_t *l, root_link_t *rl, const ff_bus_msg_t *m)
+root_drop(ff_link_t *l, root_link_t *rl)
 {
-    char *name = ff_strndup(m->name.p, m->name.len);
-    char *role = ff_strndup(m->role.p, m->role.len);
-    char why[256];
-
-    if (super_bind(l, name, role, m->pid, why, sizeof(why)) < 0) {
-        ff_log(FF_LOG_WARN, "refusing control link from %s %s (pid %lld): %s", role, name,
-               (long long)m->pid, why);
-        ff_free(name);
-        ff_free(role);
-        ff_list_remove(&rl->node);
-        ff_free(rl->name);
-        ff_free(rl);
-        /* Safe inside on_msg: bus.c stops delivering frames of a freed link. */
-        ff_link_free(l);
-        return;
-    }
+    ff_list_remove(&rl->node);
+    super_unbind(l);
     ff_free(rl->name);
-    rl->name = name;
-    ff_free(role);
+    ff_free(rl);
+    /* Safe inside on_msg: bus.c stops delivering frames of a freed link. */
+    ff_link_free(l);
 }
 
+/* Binds the link to the node its HELLO names. Only the name the link authenticated as is
+ * ever logged: the HELLO's own strings are the peer's bytes. */
+static void
+root_hello(ff_link_t *l, root_link_t *rl, const ff_bus_msg_t *m)
+{
+    const char *name = ff_link_peer(l), *role = NULL;
+    char why[256] = "its HELLO names another node or an unknown role";
+
+    for (int r = FF_ROLE_GATE; r <= FF_ROLE_DBFRONT; r++)
+        if (ff_str_eq(m->role, ff_conf_role_name((ff_role_t)r)))
+            role = ff_conf_role_name((ff_role_t)r);
+    if (!ff_str_eq(m->name, name) || role == NULL ||
+        super_bind(l, name, role, m->pid, m->token, m->token_len, why, sizeof(why)) < 0) {
+        ff_log(FF_LOG_WARN, "refusing control link from %s (pid %lld, %s): %s", name,
+               (long long)m->pid, ff_link_addr(l), why);
+        root_drop(l, rl);
+        return;
+    }
+    rl->name = ff_strdup(name);
+}
+
+/* A node's control link carries HELLO, then "ready" and the replies to master's calls
+ * (which bus.c takes); anything else is not a node of this cluster behaving. */
 static void
 root_msg_cb(ff_link_t *l, const ff_bus_msg_t *m)
 {
     root_link_t *rl = ff_link_data(l);
-    ff_buf_t *b;
 
-    if (m->kind == FF_BUS_HELLO) {
+    if (m->kind == FF_BUS_HELLO && rl->name == NULL) {
         root_hello(l, rl, m);
-    } else if (m->kind == FF_BUS_CALL && (b = ff_link_out(l)) != NULL) {
-        /* master serves no calls; answer at once so that the caller need not time out. */
-        ff_bus_put_reply(b, m->seq, UV_ENOSYS, "null", 4);
+    } else if (m->kind == FF_BUS_NOTIFY && rl->name != NULL && ff_str_eq(m->method, "ready")) {
+        super_ready(l);
     } else {
-        ff_log(FF_LOG_DEBUG, "control link of %s: ignoring a frame of kind %d",
-               rl->name ? rl->name : "?", m->kind);
+        ff_log(FF_LOG_WARN, "control link from %s (%s): unexpected frame of kind %d; closing",
+               rl->name ? rl->name : ff_link_peer(l), ff_link_addr(l), m->kind);
+        root_drop(l, rl);
     }
 }
 
@@ -68,7 +77,7 @@ root_up_cb(ff_link_t *l)
     ff_buf_t *b = ff_link_out(l);
 
     if (b != NULL)
-        ff_bus_put_hello(b, "master", "master", (int)getpid(), NULL, 0);
+        ff_bus_put_hello(b, "master", "master", (int)getpid(), NULL, 0, NULL);
 }
 
 static void

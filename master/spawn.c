@@ -10,7 +10,12 @@
  * by the parent. libuv opens its descriptors with O_CLOEXEC; the child also marks every
  * other descriptor past stderr close-on-exec (the log file, say). A CLOEXEC pipe reports a
  * failed exec to the parent (as uv_spawn does), so "no such binary" is an error here and
- * not an exit status 127 later. Children are reaped by master's SIGCHLD handler. */
+ * not an exit status 127 later. Children are reaped by master's SIGCHLD handler.
+ *
+ * The child's secrets (its token and the cluster secret) travel in a second pipe, filled
+ * and closed for writing before fork() and inherited as descriptor SPAWN_HANDOFF_FD by
+ * that child alone: nothing secret is on a command line, in an environment, or open in any
+ * other process. The payload is far below a pipe's capacity, so writing never blocks. */
 #include "spawn.h"
 
 #include <errno.h>
@@ -27,7 +32,7 @@
 
 /* The child's side, between fork and exec: async-signal-safe calls only. */
 static void __attribute__((noreturn))
-spawn_child(int errfd, pid_t parent, const char *path, char *const argv[])
+spawn_child(int errfd, int handoff, pid_t parent, const char *path, char *const argv[])
 {
     struct sigaction sa;
     sigset_t none;
@@ -43,6 +48,11 @@ spawn_child(int errfd, pid_t parent, const char *path, char *const argv[])
     if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
         _exit(1);
     close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+    /* dup2 clears close-on-exec on the copy; a descriptor that already is the target keeps
+     * its flag, so clear it by hand then. */
+    if (handoff == SPAWN_HANDOFF_FD ? fcntl(handoff, F_SETFD, 0) < 0
+                                    : dup2(handoff, SPAWN_HANDOFF_FD) < 0)
+        _exit(1);
     execv(path, argv);
     err = errno;
     while (write(errfd, &err, sizeof(err)) < 0 && errno == EINTR)
@@ -63,23 +73,54 @@ spawn_wait_exec(int fd)
     return n == (ssize_t)sizeof(err) ? err : 0;
 }
 
-int
-spawn_process(const char *path, char *const argv[], pid_t *pid)
+/* A pipe holding data, closed for writing: its read end, or a negative errno. */
+static int
+spawn_handoff(const void *data, size_t len)
 {
-    sigset_t all, old;
-    pid_t parent = getpid(), child;
-    int fds[2], err;
+    int fds[2], err = 0;
+    ssize_t n;
 
     if (pipe2(fds, O_CLOEXEC) < 0)
         return -errno;
+    do
+        n = write(fds[1], data, len);
+    while (n < 0 && errno == EINTR);
+    if (n != (ssize_t)len)
+        err = n < 0 ? errno : EIO;
+    close(fds[1]);
+    if (err != 0) {
+        close(fds[0]);
+        return -err;
+    }
+    return fds[0];
+}
+
+int
+spawn_process(const char *path, char *const argv[], const void *handoff, size_t handoff_len,
+              pid_t *pid)
+{
+    sigset_t all, old;
+    pid_t parent = getpid(), child;
+    /* The handoff pipe first: it takes the lowest free descriptor, so the error pipe can
+     * only be SPAWN_HANDOFF_FD's number if the handoff is not, and dup2 cannot hit it. */
+    int fds[2], err, hfd = spawn_handoff(handoff, handoff_len);
+
+    if (hfd < 0)
+        return hfd;
+    if (pipe2(fds, O_CLOEXEC) < 0) {
+        err = errno;
+        close(hfd);
+        return -err;
+    }
     sigfillset(&all);
     sigprocmask(SIG_SETMASK, &all, &old);
     child = fork();
     if (child == 0)
-        spawn_child(fds[1], parent, path, argv);
+        spawn_child(fds[1], hfd, parent, path, argv);
     err = errno;
     sigprocmask(SIG_SETMASK, &old, NULL);
     close(fds[1]);
+    close(hfd);
     if (child < 0) {
         close(fds[0]);
         return -err;

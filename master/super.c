@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -38,11 +39,12 @@ typedef struct {
     int restarts;
     uint64_t *recent; /* ms of the restarts still inside the window, oldest first */
     int nrecent;
-    unsigned gen;     /* the config generation the process was started with */
-    bool removed;     /* gone from the config: freed once it has no process */
-    bool respawn;     /* changed in the config: started again once it has exited */
-    bool reload_wait; /* the current reload waits for it to exit */
-    bool sent_term;   /* stopped with SIGTERM: dying of it is a clean stop */
+    unsigned gen;                /* the config generation the process was started with */
+    bool removed;                /* gone from the config: freed once it has no process */
+    bool respawn;                /* changed in the config: started again once it has exited */
+    bool reload_wait;            /* the current reload waits for it to exit */
+    bool sent_term;              /* stopped with SIGTERM: dying of it is a clean stop */
+    uint8_t token[FF_BUS_TOKEN]; /* handed to the current process; its HELLO must carry it */
     char last_exit[64];
     uv_timer_t timer;
 } node_t;
@@ -68,6 +70,8 @@ static struct {
     uv_loop_t *loop;
     ff_conf_t *conf;
     char *exe_dir, *conf_path;
+    uint8_t *handoff; /* FF_BUS_TOKEN bytes for a node's token, then the cluster secret */
+    size_t handoff_len;
     node_t **nodes;
     size_t n;
     unsigned gen;
@@ -82,6 +86,7 @@ static struct {
 } S;
 
 static void node_crashed(node_t *n);
+static void node_timer_cb(uv_timer_t *t);
 static void super_progress(void);
 static void reload_begin(reload_t *op);
 
@@ -161,6 +166,15 @@ node_by_pid(pid_t pid)
     return NULL;
 }
 
+static node_t *
+node_by_link(const ff_link_t *l)
+{
+    for (size_t i = 0; i < S.n; i++)
+        if (S.nodes[i]->link == l)
+            return S.nodes[i];
+    return NULL;
+}
+
 static void
 node_notify(node_t *n, const char *method)
 {
@@ -170,19 +184,25 @@ node_notify(node_t *n, const char *method)
         ff_bus_put_notify(b, method, "{}");
 }
 
-/* Forks the node's role binary; a failed exec counts as a crash. */
+/* Forks the node's role binary with a fresh token; a failed exec counts as a crash. It
+ * must link up (HELLO on its control link) within cluster.startTimeout. */
 static void
 node_spawn(node_t *n)
 {
     const char *role = ff_conf_role_name(n->role);
     size_t len = strlen(S.exe_dir) + strlen(role) + 2;
-    char *path = ff_malloc(len);
-    char *argv[] = {path, (char *)"--config", S.conf_path, (char *)"--name", n->name, NULL};
+    char *path = ff_malloc(len), fd[16];
+    char *argv[] = {path,    (char *)"--config",    S.conf_path, (char *)"--name",
+                    n->name, (char *)"--secret-fd", fd,          NULL};
     pid_t pid = 0;
     int rc;
 
     snprintf(path, len, "%s/%s", S.exe_dir, role);
-    rc = spawn_process(path, argv, &pid);
+    snprintf(fd, sizeof(fd), "%d", SPAWN_HANDOFF_FD);
+    randombytes_buf(n->token, sizeof(n->token));
+    memcpy(S.handoff, n->token, sizeof(n->token));
+    rc = spawn_process(path, argv, S.handoff, S.handoff_len, &pid);
+    sodium_memzero(S.handoff, FF_BUS_TOKEN);
     if (rc < 0) {
         ff_log(FF_LOG_ERROR, "cannot start %s: %s: %s", n->name, path, strerror(-rc));
         snprintf(n->last_exit, sizeof(n->last_exit), "exec failed: %s", strerror(-rc));
@@ -197,6 +217,7 @@ node_spawn(node_t *n)
     n->started = now_ms();
     n->gen = S.gen;
     ff_log(FF_LOG_INFO, "started %s (%s, pid %d)", n->name, role, (int)pid);
+    uv_timer_start(&n->timer, node_timer_cb, (uint64_t)S.conf->cluster.start_timeout_ms, 0);
 }
 
 /* A fresh start (a reload added, changed or revived the node): the counters begin anew. */
@@ -213,7 +234,15 @@ node_timer_cb(uv_timer_t *t)
 {
     node_t *n = t->data;
 
-    if (n->state == SUPER_RESTARTING) {
+    if (n->state == SUPER_STARTING && n->link == NULL && n->pid > 0) {
+        /* Its exit then counts as a crash: restarted with backoff, or given up on. */
+        ff_log(FF_LOG_WARN,
+               "%s (pid %d) has not linked up with master within %d ms "
+               "(cluster.startTimeout); killing it",
+               n->name, (int)n->pid, S.conf->cluster.start_timeout_ms);
+        snprintf(n->last_exit, sizeof(n->last_exit), "start timeout");
+        kill(n->pid, SIGKILL);
+    } else if (n->state == SUPER_RESTARTING) {
         n->recent = ff_realloc(n->recent, (size_t)(n->nrecent + 1) * sizeof(*n->recent));
         n->recent[n->nrecent++] = now_ms();
         n->restarts++;
@@ -540,7 +569,9 @@ reload_check_master(const ff_conf_t *a, const ff_conf_t *b)
 
     if (!str_eq(a->master.roothost, b->master.roothost) ||
         a->master.rootport != b->master.rootport || !str_eq(a->master.webhost, b->master.webhost) ||
-        a->master.webport != b->master.webport || !str_eq(a->master.log, b->master.log))
+        a->master.webport != b->master.webport || !str_eq(a->master.log, b->master.log) ||
+        !str_eq(a->master.secret, b->master.secret) ||
+        a->cluster.heartbeat_ms != b->cluster.heartbeat_ms)
         ff_log(FF_LOG_WARN, "reload: the master section changed; that takes a master restart");
     if (spawn_log_dirs(b, err, sizeof(err)) < 0)
         ff_log(FF_LOG_WARN, "reload: %s", err);
@@ -620,12 +651,17 @@ super_progress(void)
 /* ---- links and queries ------------------------------------------------------------- */
 
 int
-super_bind(ff_link_t *l, const char *name, const char *role, int64_t pid, char *why, size_t whylen)
+super_bind(ff_link_t *l, const char *name, const char *role, int64_t pid, const uint8_t *token,
+           size_t token_len, char *why, size_t whylen)
 {
     node_t *n = node_by_name(name);
 
     if (n == NULL) {
         snprintf(why, whylen, "no server named \"%s\"", name);
+        return -1;
+    }
+    if (strcmp(name, ff_link_peer(l)) != 0) {
+        snprintf(why, whylen, "it authenticated as \"%s\"", ff_link_peer(l));
         return -1;
     }
     if (strcmp(role, ff_conf_role_name(n->role)) != 0) {
@@ -636,10 +672,27 @@ super_bind(ff_link_t *l, const char *name, const char *role, int64_t pid, char *
         snprintf(why, whylen, "master's %s is pid %d, not %lld", name, (int)n->pid, (long long)pid);
         return -1;
     }
+    /* The pid is public (/status); the token only the forked process has. */
+    if (token_len != FF_BUS_TOKEN || sodium_memcmp(token, n->token, FF_BUS_TOKEN) != 0) {
+        snprintf(why, whylen, "not the process master started (no or wrong token)");
+        return -1;
+    }
     n->link = l;
+    if (n->state == SUPER_STARTING)
+        uv_timer_stop(&n->timer);
+    return 0;
+}
+
+int
+super_ready(ff_link_t *l)
+{
+    node_t *n = node_by_link(l);
+
+    if (n == NULL)
+        return -1;
     if (n->state == SUPER_STARTING) {
         n->state = SUPER_RUNNING;
-        ff_log(FF_LOG_INFO, "%s is running (pid %d)", name, (int)n->pid);
+        ff_log(FF_LOG_INFO, "%s is running (pid %d)", n->name, (int)n->pid);
     }
     /* It read the config before a reload that happened while it was starting. */
     if (n->state == SUPER_RUNNING && n->gen != S.gen) {
@@ -701,13 +754,16 @@ super_conf(void)
 
 int
 super_init(uv_loop_t *loop, ff_conf_t *conf, const char *exe_dir, const char *conf_path,
-           super_done_cb on_stopped, void *arg)
+           const void *secret, size_t secret_len, super_done_cb on_stopped, void *arg)
 {
     memset(&S, 0, sizeof(S));
     S.loop = loop;
     S.conf = conf;
     S.exe_dir = ff_strdup(exe_dir);
     S.conf_path = ff_strdup(conf_path);
+    S.handoff_len = FF_BUS_TOKEN + secret_len;
+    S.handoff = ff_malloc(S.handoff_len);
+    memcpy(S.handoff + FF_BUS_TOKEN, secret, secret_len);
     S.on_stopped = on_stopped;
     S.on_stopped_arg = arg;
     ff_list_init(&S.reloads);
@@ -738,5 +794,7 @@ super_free(void)
     ff_conf_free(S.conf);
     ff_free(S.exe_dir);
     ff_free(S.conf_path);
+    sodium_memzero(S.handoff, S.handoff_len);
+    ff_free(S.handoff);
     S.conf = NULL;
 }

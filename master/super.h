@@ -16,8 +16,8 @@
 #include "conf.h"
 
 typedef enum {
-    SUPER_STARTING,   /* forked, no HELLO yet */
-    SUPER_RUNNING,    /* said HELLO on its control link */
+    SUPER_STARTING,   /* forked; not ready yet (HELLO within cluster.startTimeout) */
+    SUPER_RUNNING,    /* said "ready" on its control link */
     SUPER_STOPPING,   /* told to stop (NOTIFY stop or SIGTERM), not exited yet */
     SUPER_STOPPED,    /* exited after being told to stop */
     SUPER_RESTARTING, /* exited unexpectedly; waiting out the backoff */
@@ -47,7 +47,7 @@ typedef void (*super_reload_cb)(void *arg, int status, json_t *result);
  * path handed to children. on_stopped runs once, after the last super_stop_all waiter, when
  * the stop is complete. Installs the SIGCHLD handler. Returns 0 or a libuv error. */
 int super_init(uv_loop_t *loop, ff_conf_t *conf, const char *exe_dir, const char *conf_path,
-               super_done_cb on_stopped, void *arg);
+               const void *secret, size_t secret_len, super_done_cb on_stopped, void *arg);
 /* Forks every server of the config, in config order. */
 void super_start(void);
 /* The current config (replaced by a successful super_reload). */
@@ -67,9 +67,12 @@ bool super_stopping(void);
  * other. Returns 0, or UV_ECANCELED (cb never runs) once a stop has begun. */
 int super_reload(ff_conf_t *conf, super_reload_cb cb, void *arg);
 /* Binds a control link after its HELLO. Returns 0, or -1 with the reason in why (unknown
- * name, wrong role, or a PID that is not the one master started under that name). */
-int super_bind(ff_link_t *l, const char *name, const char *role, int64_t pid, char *why,
-               size_t whylen);
+ * name, not the name the link authenticated as, wrong role, or a PID or token that is not
+ * the one master started under that name). A node stays "starting" until super_ready. */
+int super_bind(ff_link_t *l, const char *name, const char *role, int64_t pid, const uint8_t *token,
+               size_t token_len, char *why, size_t whylen);
+/* The node bound to l said "ready": it is running. Returns 0, or -1 for an unbound link. */
+int super_ready(ff_link_t *l);
 /* Forgets a control link that went down. */
 void super_unbind(ff_link_t *l);
 /* The number of nodes, and a snapshot of node i (0 <= i < count), in config order with nodes

@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "bus.h"
 #include "conn.h"
 #include "log.h"
@@ -36,12 +37,20 @@ gate_msg_cb(ff_link_t *l, const ff_bus_msg_t *m)
         gate_push(m);
 }
 
+/* HELLO, then LIVE with every open connection: a gate that restarted learns where they are
+ * before they send anything (pushes to them work again at once). */
 static void
 gate_up_cb(ff_link_t *l)
 {
+    size_t n;
+    uint64_t *ids = net_conn_ids(&n);
+
     ff_log(FF_LOG_INFO, "connected to gate %s", gate_name);
     ff_bus_put_hello(ff_link_out(l), ff_self->name, ff_conf_role_name(FF_ROLE_NET), (int)getpid(),
-                     NULL, 0);
+                     NULL, 0, NULL);
+    if (n > 0)
+        ff_bus_put_live(ff_link_out(l), ids, n);
+    ff_free(ids);
 }
 
 static void
@@ -64,7 +73,7 @@ net_gate_start(void)
         if (srv == NULL || srv->role != FF_ROLE_GATE)
             continue;
         gate_name = srv->name;
-        gate = ff_link_connect(ff_loop, r->roothost, r->rootport, &gate_cbs, NULL);
+        gate = ff_link_connect(ff_loop, r->roothost, r->rootport, srv->name, &gate_cbs, NULL);
         return 0;
     }
     ff_log(FF_LOG_ERROR, "servers.%s.remoteport names no gate server", ff_self->name);

@@ -71,9 +71,11 @@ test_hello_and_call(void **state)
     ff_bus_msg_t m;
     uint32_t cmds[] = {1, 101, 70000};
     uint64_t c;
+    uint8_t token[FF_BUS_TOKEN];
 
     (void)state;
-    ff_bus_put_hello(&b, "game1", "game", 4242, cmds, 3);
+    memset(token, 0xab, sizeof(token));
+    ff_bus_put_hello(&b, "game1", "game", 4242, cmds, 3, token);
     decode_frame(&b, &m);
     assert_int_equal(m.kind, FF_BUS_HELLO);
     assert_true(ff_str_eq(m.name, "game1"));
@@ -84,6 +86,12 @@ test_hello_and_call(void **state)
         assert_int_equal(ff_mp_get_uint(&m.list, &c), 0);
         assert_int_equal(c, cmds[i]);
     }
+    assert_int_equal(m.token_len, FF_BUS_TOKEN);
+    assert_memory_equal(m.token, token, FF_BUS_TOKEN);
+    b.len = 0;
+    ff_bus_put_hello(&b, "net", "net", 1, NULL, 0, NULL);
+    decode_frame(&b, &m);
+    assert_int_equal(m.token_len, 0);
     b.len = 0;
     ff_bus_put_call(&b, 9, "status", "{}");
     decode_frame(&b, &m);
@@ -91,6 +99,64 @@ test_hello_and_call(void **state)
     assert_int_equal(m.seq, 9);
     assert_true(ff_str_eq(m.method, "status"));
     assert_int_equal(m.body_len, 2);
+    ff_buf_free(&b);
+}
+
+/* PING/PONG carry a stamp; LIVE a list of conns. */
+static void
+test_ping_and_live(void **state)
+{
+    ff_buf_t b = {0};
+    ff_bus_msg_t m;
+    uint64_t conns[] = {7, 1ull << 60}, c;
+
+    (void)state;
+    ff_bus_put_ping(&b, FF_BUS_PONG, 123456789012ull);
+    decode_frame(&b, &m);
+    assert_int_equal(m.kind, FF_BUS_PONG);
+    assert_true(m.stamp == 123456789012ull);
+    b.len = 0;
+    ff_bus_put_live(&b, conns, 2);
+    decode_frame(&b, &m);
+    assert_int_equal(m.kind, FF_BUS_LIVE);
+    assert_int_equal(m.nlist, 2);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(ff_mp_get_uint(&m.list, &c), 0);
+        assert_true(c == conns[i]);
+    }
+    ff_buf_free(&b);
+}
+
+/* The probe's message: a million nested arrays where HELLO's command list goes. Skipping it
+ * is a loop, not a recursion; the frame decodes (the token after it is read) or fails, and
+ * a truncated nest fails, without touching the stack. */
+static void
+test_deep_nesting(void **state)
+{
+    const size_t depth = 1000000;
+    ff_buf_t b = {0};
+    ff_bus_msg_t m;
+
+    (void)state;
+    ff_mp_put_array(&b, 6);
+    ff_mp_put_uint(&b, FF_BUS_HELLO);
+    ff_mp_put_str(&b, "x", 1);
+    ff_mp_put_str(&b, "game", 4);
+    ff_mp_put_int(&b, 1);
+    ff_mp_put_array(&b, 1);
+    for (size_t i = 0; i < depth; i++)
+        ff_mp_put_array(&b, 1);
+    ff_mp_put_nil(&b);
+    ff_mp_put_bin(&b, NULL, 0);
+    assert_int_equal(ff_bus_decode(b.data, b.len, &m), 0);
+    assert_int_equal(m.nlist, 1);
+    assert_int_equal(ff_bus_decode(b.data, b.len - 3, &m), -1);
+    b.len = 0;
+    ff_mp_put_array(&b, 4);
+    ff_mp_put_uint(&b, FF_BUS_PUSH);
+    for (size_t i = 0; i < depth; i++)
+        ff_mp_put_map(&b, 1);
+    assert_int_equal(ff_bus_decode(b.data, b.len, &m), -1);
     ff_buf_free(&b);
 }
 
@@ -187,6 +253,8 @@ main(void)
         cmocka_unit_test(test_response_error_and_push),
         cmocka_unit_test(test_hello_and_call),
         cmocka_unit_test(test_truncated_rejected),
+        cmocka_unit_test(test_ping_and_live),
+        cmocka_unit_test(test_deep_nesting),
         cmocka_unit_test(test_ints_against_msgpack_c),
         cmocka_unit_test(test_frame_from_msgpack_c),
     };
