@@ -4,9 +4,9 @@
 #   make bench    load figures              make format / format-check / deps / clean
 
 CC      ?= gcc
-PKGS    := libuv jansson cmocka msgpack libmariadb libmemcached
+PKGS    := libuv jansson cmocka msgpack libmariadb libmemcached libsodium
 DEBS    := gcc make pkg-config libuv1-dev libjansson-dev libmsgpack-dev libcmocka-dev \
-           libhttp-parser-dev clang-format libmariadb-dev libmemcached-dev memcached \
+           libhttp-parser-dev libsodium-dev clang-format libmariadb-dev libmemcached-dev memcached \
            mariadb-server mariadb-client
 CSTD    := -std=c11 -D_GNU_SOURCE
 WARN    := -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes -Wshadow
@@ -17,7 +17,7 @@ SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fram
 OPT     := -g -O1
 endif
 PKGCFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKGLIBS   = $(shell pkg-config --libs libuv jansson libmariadb libmemcached 2>/dev/null)
+PKGLIBS   = $(shell pkg-config --libs libuv jansson libmariadb libmemcached libsodium 2>/dev/null)
 CFLAGS  := $(CSTD) $(OPT) $(WARN) $(SAN) -Iinclude -Icommon -Iclient -Idbfront -Ibot $(PKGCFLAGS) -MMD -MP
 LDFLAGS := $(SAN)
 LIBS     = $(PKGLIBS) -lhttp_parser -ldl -lpthread -lm
@@ -89,6 +89,10 @@ endef
 $(foreach a,$(wildcard apps/*),$(eval $(call APP_RULE,$(a),$(B)/apps)))
 $(foreach a,$(wildcard test/apps/*),$(eval $(call APP_RULE,$(a),$(B)/test/apps)))
 
+# net's pure per-address table, for its unit test.
+$(B)/test/unit/iplimit_test.o: CFLAGS += -Inet
+$(B)/test/unit/iplimit_test: $(B)/test/unit/iplimit_test.o $(B)/net/iplimit.o $(B)/libffcommon.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs cmocka 2>/dev/null)
 $(B)/test/unit/%: $(B)/test/unit/%.o $(B)/libdbf.a $(B)/libbot.a $(B)/libffcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs cmocka msgpack 2>/dev/null)
 $(B)/test/integration/%: $(B)/test/integration/%.o $(IHARN_OBJ) $(B)/libffclient.a $(B)/libffcommon.a

@@ -532,15 +532,23 @@ int
 ffc_http_get(const char *host, int port, const char *path, int timeout_ms, int *status, char **body,
              size_t *body_len)
 {
+    return ffc_http_get_auth(host, port, path, NULL, timeout_ms, status, body, body_len);
+}
+
+int
+ffc_http_get_auth(const char *host, int port, const char *path, const char *token, int timeout_ms,
+                  int *status, char **body, size_t *body_len)
+{
     int64_t deadline = ffc__deadline(timeout_ms);
     ffc_http_body_t b = {ff_malloc(1), 0, 1, false};
-    char req[1024], *resp = NULL;
+    char req[8192], *resp = NULL;
     size_t resp_len = 0;
     int fd, n, rc;
 
     *body = NULL;
-    n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", path,
-                 host);
+    n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: %s\r\n%s%s%sConnection: close\r\n\r\n",
+                 path, host, token != NULL ? "Authorization: Bearer " : "",
+                 token != NULL ? token : "", token != NULL ? "\r\n" : "");
     if (n < 0 || (size_t)n >= sizeof(req))
         rc = -ENAMETOOLONG;
     else if ((fd = ffc__connect_tcp(host, port, timeout_ms)) < 0)

@@ -100,4 +100,10 @@ const char *ffc_strerror(int rc);
 int ffc_http_get(const char *host, int port, const char *path, int timeout_ms, int *status,
                  char **body, size_t *body_len);
 
+/* ffc_http_get with `Authorization: Bearer <token>` (master.webtoken) when token is not
+ * NULL; NULL sends no Authorization header, exactly like ffc_http_get. -ENAMETOOLONG when
+ * path, host and token do not fit in 8 KiB. */
+int ffc_http_get_auth(const char *host, int port, const char *path, const char *token,
+                      int timeout_ms, int *status, char **body, size_t *body_len);
+
 #endif

@@ -1,5 +1,7 @@
 /* api: routes a web request to the supervisor or the status collector and turns their
- * outcome into an answer. While the cluster stops, /reload answers 503 {"error":"stopping"};
+ * outcome into an answer. GET /healthz is answered before the token is checked; every other
+ * request without the token gets 401, whatever its path or method, so that a client without
+ * it learns nothing. While the cluster stops, /reload answers 503 {"error":"stopping"};
  * /status keeps working and a second /stop waits for the same end as the first. */
 #include "api.h"
 
@@ -11,11 +13,13 @@
 #include "super.h"
 
 static const char *api_conf_path;
+static ff_bearer_t api_token;
 
 void
-api_init(const char *conf_path)
+api_init(const char *conf_path, const ff_bearer_t *token)
 {
     api_conf_path = conf_path;
+    api_token = *token;
 }
 
 static json_t *
@@ -63,6 +67,11 @@ api_reload(web_req_t *req)
         return;
     }
     ff_log(FF_LOG_INFO, "reload requested on the web port");
+    /* Like the rest of the master section: the web port was opened with the old token, and
+     * an operator locked out by a typo could not reload again to fix it. */
+    if (!ff_bearer_same(&api_token, conf->master.webtoken))
+        ff_log(FF_LOG_WARN, "reload: master.webtoken changed; the web port keeps the token "
+                            "master started with until master restarts");
     if (super_reload(conf, api_reload_cb, req) < 0)
         web_reply(req, 503, NULL, api_error("stopping"));
 }
@@ -73,7 +82,11 @@ api_route(web_req_t *req, void *arg)
     const char *path = web_req_path(req);
 
     (void)arg;
-    if (web_req_method(req) != HTTP_GET) {
+    if (web_req_method(req) == HTTP_GET && strcmp(path, "/healthz") == 0) {
+        web_reply(req, 200, NULL, json_pack("{s:b}", "ok", 1));
+    } else if (!web_req_authorized(req)) {
+        web_deny(req);
+    } else if (web_req_method(req) != HTTP_GET) {
         web_reply(req, 405, "Allow: GET\r\n", api_error("method not allowed"));
     } else if (strcmp(path, "/status") == 0) {
         status_collect(api_status_cb, req);

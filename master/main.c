@@ -1,19 +1,26 @@
 /* main: `bin/master [-t] config.json`. Validates the whole config before anything else (exit
  * 1 with the message on stderr); with -t only prints `config.json: ok`. Otherwise makes the
- * log directories, opens its log, listens on the root port (control links) and the web
- * port, forks every server and runs the loop until a graceful stop (GET /stop, SIGTERM or
- * SIGINT) has ended: then it exits 0 once the /stop answers are written. */
+ * log directories, opens its log, raises its open-file limit, listens on the root port
+ * (control links) and the web port, forks every server and runs the loop until a graceful
+ * stop (GET /stop, SIGTERM or SIGINT) has ended: then it exits 0 once the /stop answers are
+ * written. */
+#include <errno.h>
 #include <limits.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <uv.h>
 
 #include "alloc.h"
 #include "api.h"
+#include "auth.h"
+#include "bearer.h"
+#include "bus.h"
 #include "conf.h"
 #include "log.h"
 #include "root.h"
@@ -27,6 +34,7 @@ static struct {
     uv_loop_t *loop;
     uv_signal_t sigterm, sigint;
     bool log_to_file;
+    ff_bearer_t webtoken; /* the web port's token, as master started with it */
 } M;
 
 /* Logs an ERROR; also on stderr when the log goes to a file, so that whoever started
@@ -121,13 +129,56 @@ master_listen(const ff_conf_t *conf)
                      conf->master.rootport, uv_strerror(rc));
         return -1;
     }
-    rc = web_start(M.loop, conf->master.webhost, conf->master.webport, api_route, NULL);
+    rc =
+        web_start(M.loop, conf->master.webhost, conf->master.webport, &M.webtoken, api_route, NULL);
     if (rc < 0) {
         master_fatal("cannot listen on %s:%d (master.webport): %s", conf->master.webhost,
                      conf->master.webport, uv_strerror(rc));
         return -1;
     }
     return 0;
+}
+
+/* The cluster secret: the configured one, else 32 random bytes for this run of master
+ * (its children get it over a pipe, see spawn.c). Sets up master's own handshake. */
+static int
+master_secret(const ff_conf_t *conf, uint8_t *secret, size_t *len)
+{
+    if (ff_auth_init() < 0) {
+        master_fatal("libsodium cannot start");
+        return -1;
+    }
+    if (conf->master.secret != NULL) {
+        *len = strlen(conf->master.secret);
+        memcpy(secret, conf->master.secret, *len);
+    } else {
+        *len = 32;
+        randombytes_buf(secret, *len);
+        ff_log(FF_LOG_INFO, "no master.secret configured: generated one for this run");
+    }
+    return ff_bus_auth(secret, *len, "master", conf->cluster.heartbeat_ms);
+}
+
+/* Lifts the soft limit on open files to the hard one. The web port alone may hold
+ * WEB_MAX_CONNS connections besides the control links, and the nodes, which inherit the
+ * limit, hold their clients': a soft limit of 1024, common on a fresh machine, would run
+ * out first. */
+static void
+master_raise_nofile(void)
+{
+    struct rlimit rl;
+    rlim_t was;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+        return;
+    was = rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+        ff_log(FF_LOG_WARN, "cannot raise the open-file limit from %llu to %llu: %s",
+               (unsigned long long)was, (unsigned long long)rl.rlim_max, strerror(errno));
+    else
+        ff_log(FF_LOG_DEBUG, "open-file limit raised from %llu to %llu", (unsigned long long)was,
+               (unsigned long long)rl.rlim_max);
 }
 
 static void
@@ -145,6 +196,8 @@ static int
 master_run(ff_conf_t *conf, const char *path)
 {
     char abs[PATH_MAX], exe_dir[PATH_MAX], err[PATH_MAX + 256];
+    uint8_t secret[FF_CONF_SECRET_MAX];
+    size_t secret_len;
     int rc;
 
     if (master_paths(path, abs, exe_dir, err, sizeof(err)) < 0 ||
@@ -160,16 +213,27 @@ master_run(ff_conf_t *conf, const char *path)
         return 1;
     }
     M.log_to_file = conf->master.log != NULL && conf->master.log[0] != '\0';
+    if (master_secret(conf, secret, &secret_len) < 0) {
+        ff_conf_free(conf);
+        return 1;
+    }
     M.loop = uv_default_loop();
     ff_stream_loop_init(M.loop);
     status_init();
-    api_init(path);
+    master_raise_nofile();
+    if (ff_bearer_init(&M.webtoken, conf->master.webtoken) < 0) {
+        master_fatal("libsodium cannot start");
+        ff_conf_free(conf);
+        return master_cleanup(1);
+    }
+    api_init(path, &M.webtoken);
     if (master_listen(conf) < 0) {
         root_close();
         ff_conf_free(conf);
         return master_cleanup(1);
     }
-    super_init(M.loop, conf, exe_dir, abs, master_stopped_cb, NULL);
+    super_init(M.loop, conf, exe_dir, abs, secret, secret_len, master_stopped_cb, NULL);
+    sodium_memzero(secret, sizeof(secret));
     master_signals();
     ff_log(FF_LOG_INFO, "master started (pid %d): control %s:%d, web http://%s:%d/, %d servers",
            (int)getpid(), conf->master.roothost, conf->master.rootport, conf->master.webhost,

@@ -5,31 +5,53 @@
  * connection read (and the input dropped) until the client closes it or 2 s pass: closing
  * a socket that still has unread input sends a reset, which can destroy the answer in
  * flight. A single timer sweeps connections past their deadline, so a connection owns one
- * handle. A connection's memory outlives its handle while its handler has not answered. */
+ * handle. A connection's memory outlives its handle while its handler has not answered.
+ *
+ * The port belongs to the operator, so nothing a client can do at will may lock the
+ * operator out: a request's deadline counts from the accept, not from its last byte (a
+ * client dripping bytes is still cut off after 10 s); connections are capped, and at the
+ * cap a new one takes the place of the oldest that has not sent a whole request; a failing
+ * accept(2) never spins; and every WARN a client can provoke is rate-limited. */
 #include "web.h"
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
+
+#include <sodium.h>
 
 #include "alloc.h"
+#include "conf.h"
 #include "list.h"
 #include "log.h"
 
 #define WEB_MAX_REQUEST (16 * 1024)
 #define WEB_MAX_URL 2048
+/* An Authorization value: "Bearer ", the longest token the config accepts, white space. */
+#define WEB_MAX_AUTH (FF_CONF_SECRET_MAX + 64)
 #define WEB_READ_TIMEOUT_MS 10000
 #define WEB_WRITE_TIMEOUT_MS 10000
 #define WEB_LINGER_MS 2000
 #define WEB_SWEEP_MS 500
+#define WEB_BACKLOG 511
+/* After accept(2) has run out of descriptors with nothing to evict: a pause, not a spin. */
+#define WEB_PAUSE_MS 1000
+/* Each kind of client-provoked WARN: at most one line per this many ms. */
+#define WEB_WARN_EVERY_MS 1000
+
+#define AUTH_NAME "authorization"
+#define AUTH_NAME_LEN (sizeof(AUTH_NAME) - 1)
 
 typedef enum { WEB_READING, WEB_HANDLING, WEB_WRITING, WEB_LINGERING, WEB_CLOSING } web_phase_t;
 
 struct web_req_s {
     uv_tcp_t tcp;
     http_parser parser;
-    ff_list_t node; /* in W.conns until its handle is being closed */
+    ff_list_t node; /* in W.conns, in accept order, until its handle is being closed */
     web_phase_t phase;
     uint64_t deadline; /* loop time by which reading, writing or lingering must end */
     size_t nread;      /* request bytes parsed so far */
@@ -39,17 +61,45 @@ struct web_req_s {
     bool pending;  /* the handler has yet to call web_reply */
     bool answered; /* an answer has been handed to uv_write */
     bool closed;   /* the handle is closed */
+    /* The header being parsed: its name's first bytes and full length, and which of
+     * http_parser's callbacks came last (a name or a value may arrive in pieces). */
+    char field[AUTH_NAME_LEN];
+    size_t field_len;
+    bool in_value, field_is_auth;
+    bool headers_done; /* trailers of a chunked body are not headers: ignored */
+    char *auth;        /* the Authorization value so far (WEB_MAX_AUTH bytes), NULL = none yet */
+    size_t auth_len;
+    bool auth_given; /* the request had an Authorization header */
+    bool auth_bad;   /* ...twice, or one over WEB_MAX_AUTH: never authorised */
+    bool authorized;
     char *out;
     uv_write_t wreq;
     uv_shutdown_t sreq;
 };
 
+/* A rate-limited kind of WARN: lines within WEB_WARN_EVERY_MS of the last one are counted,
+ * and the count is logged with the next line or by the sweep. */
+typedef struct {
+    const char *what; /* plural noun for the count ("401 answers") */
+    uint64_t next;    /* loop time from which a line may be logged again */
+    unsigned held;    /* lines held back since the last one logged */
+} web_limit_t;
+
 static struct {
     uv_loop_t *loop;
     uv_tcp_t server;
+    struct sockaddr_storage addr;
+    bool listening;      /* W.server is open */
+    bool server_closing; /* its close is under way */
+    bool paused;         /* closed after accept ran out of descriptors; reopened later */
+    uint64_t resume_at;  /* loop time to listen again while paused */
     uv_timer_t sweep;
     ff_list_t conns;
-    size_t nconns; /* accepted, handle not closed yet */
+    size_t nconns;    /* accepted, handle not closed yet */
+    size_t nlive;     /* in W.conns */
+    size_t max_conns; /* WEB_MAX_CONNS, or less under a low descriptor limit */
+    ff_bearer_t token;
+    web_limit_t warn_client, warn_deny, warn_conns, warn_accept;
     web_handler_cb cb;
     void *arg;
     bool closing, done;
@@ -59,9 +109,74 @@ static struct {
 
 static void web_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
+/* Logs one WARN of kind l unless one went out less than WEB_WARN_EVERY_MS ago. */
+static void __attribute__((format(printf, 2, 3))) web_warn(web_limit_t *l, const char *fmt, ...)
+{
+    uint64_t now = uv_now(W.loop);
+    char msg[512];
+    va_list ap;
+
+    if (now < l->next) {
+        l->held++;
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (l->held > 0)
+        ff_log(FF_LOG_WARN, "web: %s (and %u more %s not logged)", msg, l->held, l->what);
+    else
+        ff_log(FF_LOG_WARN, "web: %s", msg);
+    l->held = 0;
+    l->next = now + WEB_WARN_EVERY_MS;
+}
+
+/* Reports the lines of kind l held back, once no new line has taken them along. */
+static void
+web_warn_flush(web_limit_t *l, uint64_t now)
+{
+    if (l->held == 0 || now < l->next)
+        return;
+    ff_log(FF_LOG_WARN, "web: %u more %s not logged", l->held, l->what);
+    l->held = 0;
+    l->next = now + WEB_WARN_EVERY_MS;
+}
+
+/* The client's address as "ip:port" ("[ip]:port" for IPv6); never the request's content. */
+static const char *
+web_peer(const web_req_t *c, char *buf, size_t size)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    char ip[INET6_ADDRSTRLEN] = "?";
+
+    if (c->phase == WEB_CLOSING || uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0)
+        return "unknown peer";
+    if (ss.ss_family == AF_INET6) {
+        uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof(ip));
+        snprintf(buf, size, "[%s]:%d", ip, ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
+    } else {
+        uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof(ip));
+        snprintf(buf, size, "%s:%d", ip, ntohs(((struct sockaddr_in *)&ss)->sin_port));
+    }
+    return buf;
+}
+
+/* Wipes and frees what the client sent as its token. */
+static void
+web_auth_forget(web_req_t *c)
+{
+    if (c->auth == NULL)
+        return;
+    sodium_memzero(c->auth, WEB_MAX_AUTH);
+    ff_free(c->auth);
+    c->auth = NULL;
+}
+
 static void
 web_req_free(web_req_t *c)
 {
+    web_auth_forget(c);
     ff_free(c->out);
     ff_free(c);
 }
@@ -101,6 +216,7 @@ web_conn_close(web_req_t *c)
         return;
     c->phase = WEB_CLOSING;
     ff_list_remove(&c->node);
+    W.nlive--;
     uv_close((uv_handle_t *)&c->tcp, web_conn_closed_cb);
 }
 
@@ -174,11 +290,14 @@ web_send(web_req_t *c, int status, const char *headers, json_t *body)
         web_conn_close(c);
 }
 
-/* Answers a request that cannot be handled, with one WARN line naming the cause. */
+/* Answers a request that cannot be handled, with a (rate-limited) WARN naming the cause. */
 static void
 web_fail(web_req_t *c, int status, const char *what, const char *detail)
 {
-    ff_log(FF_LOG_WARN, "web: %d %s (%s)", status, what, detail);
+    char peer[64];
+
+    web_warn(&W.warn_client, "%d %s from %s (%s)", status, what, web_peer(c, peer, sizeof(peer)),
+             detail);
     web_send(c, status, NULL, json_pack("{s:s}", "error", what));
 }
 
@@ -190,6 +309,8 @@ web_dispatch(web_req_t *c)
 
     uv_read_stop((uv_stream_t *)&c->tcp);
     c->phase = WEB_HANDLING;
+    c->authorized = !c->auth_bad && ff_bearer_check(&W.token, c->auth, c->auth_len);
+    web_auth_forget(c);
     http_parser_url_init(&u);
     if (http_parser_parse_url(c->url, c->url_len, 0, &u) != 0) {
         web_fail(c, 400, "bad request", "unparsable URL");
@@ -220,6 +341,64 @@ web_on_url(http_parser *p, const char *at, size_t len)
     return 0;
 }
 
+/* A header name, or a piece of one. Only enough of it is kept to tell Authorization. */
+static int
+web_on_field(http_parser *p, const char *at, size_t len)
+{
+    web_req_t *c = p->data;
+
+    if (c->headers_done)
+        return 0;
+    if (c->in_value) {
+        c->in_value = false;
+        c->field_len = 0;
+    }
+    if (c->field_len <= AUTH_NAME_LEN && len <= AUTH_NAME_LEN - c->field_len)
+        memcpy(c->field + c->field_len, at, len);
+    c->field_len += len;
+    return 0;
+}
+
+/* The name is complete: an Authorization header gets a buffer, a second one spoils both. */
+static void
+web_value_begin(web_req_t *c)
+{
+    c->in_value = true;
+    c->field_is_auth =
+        c->field_len == AUTH_NAME_LEN && strncasecmp(c->field, AUTH_NAME, AUTH_NAME_LEN) == 0;
+    if (!c->field_is_auth)
+        return;
+    if (c->auth_given) {
+        c->auth_bad = true;
+        c->field_is_auth = false;
+        return;
+    }
+    c->auth_given = true;
+    c->auth = ff_malloc(WEB_MAX_AUTH);
+    c->auth_len = 0;
+}
+
+/* A header value, or a piece of one; only Authorization's is kept, up to WEB_MAX_AUTH. */
+static int
+web_on_value(http_parser *p, const char *at, size_t len)
+{
+    web_req_t *c = p->data;
+
+    if (c->headers_done)
+        return 0;
+    if (!c->in_value)
+        web_value_begin(c);
+    if (!c->field_is_auth || c->auth_bad)
+        return 0;
+    if (len > WEB_MAX_AUTH - c->auth_len) {
+        c->auth_bad = true;
+        return 0;
+    }
+    memcpy(c->auth + c->auth_len, at, len);
+    c->auth_len += len;
+    return 0;
+}
+
 static int
 web_on_complete(http_parser *p)
 {
@@ -231,12 +410,13 @@ web_on_complete(http_parser *p)
     return 0;
 }
 
-/* A declared body past the limit is refused before it is read. */
+/* The headers are complete. A declared body past the limit is refused before it is read. */
 static int
 web_on_headers(http_parser *p)
 {
     web_req_t *c = p->data;
 
+    c->headers_done = true;
     if ((p->flags & F_CONTENTLENGTH) && p->content_length > WEB_MAX_REQUEST) {
         c->too_large = true;
         return -1;
@@ -246,6 +426,8 @@ web_on_headers(http_parser *p)
 
 static const http_parser_settings web_settings = {
     .on_url = web_on_url,
+    .on_header_field = web_on_field,
+    .on_header_value = web_on_value,
     .on_headers_complete = web_on_headers,
     .on_message_complete = web_on_complete,
 };
@@ -282,27 +464,141 @@ web_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         web_feed(c, buf->base, (size_t)nread);
 }
 
-static void
-web_connection_cb(uv_stream_t *server, int status)
+/* Makes room under the cap: closes the oldest connection still reading its request (or,
+ * failing that, the oldest lingering after its answer). Returns false when every
+ * connection has a request with the handler or an answer being written. */
+static bool
+web_evict(void)
 {
-    web_req_t *c;
+    web_req_t *victim = NULL;
+    char peer[64];
 
-    if (status < 0) {
-        ff_log(FF_LOG_WARN, "web: accept failed: %s", uv_strerror(status));
-        return;
+    for (ff_list_t *p = W.conns.next; p != &W.conns; p = p->next) {
+        web_req_t *c = ff_container_of(p, web_req_t, node);
+        if (c->phase == WEB_READING) {
+            victim = c;
+            break;
+        }
+        if (c->phase == WEB_LINGERING && victim == NULL)
+            victim = c;
     }
-    c = ff_calloc(1, sizeof(*c));
+    if (victim == NULL)
+        return false;
+    web_warn(&W.warn_conns, "%zu connections (the limit): closed the oldest idle one, from %s",
+             W.nlive, web_peer(victim, peer, sizeof(peer)));
+    web_conn_close(victim);
+    return true;
+}
+
+/* Accepts a connection (always: libuv stops listening until a pending one is accepted)
+ * and starts reading its request, or closes it at once when `refuse` is set. */
+static void
+web_conn_new(uv_stream_t *server, bool refuse)
+{
+    web_req_t *c = ff_calloc(1, sizeof(*c));
+
     uv_tcp_init(W.loop, &c->tcp);
     c->tcp.data = c;
     W.nconns++;
+    W.nlive++;
     ff_list_push(&W.conns, &c->node);
     http_parser_init(&c->parser, HTTP_REQUEST);
     c->parser.data = c;
     c->phase = WEB_READING;
     c->deadline = uv_now(W.loop) + WEB_READ_TIMEOUT_MS;
-    if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0 ||
+    if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0 || refuse ||
         uv_read_start((uv_stream_t *)&c->tcp, web_alloc_cb, web_read_cb) < 0)
         web_conn_close(c);
+}
+
+static void
+web_server_closed_cb(uv_handle_t *h)
+{
+    (void)h;
+    W.server_closing = false;
+}
+
+static void
+web_server_close(void)
+{
+    if (!W.listening)
+        return;
+    W.listening = false;
+    W.server_closing = true;
+    uv_close((uv_handle_t *)&W.server, web_server_closed_cb);
+}
+
+/* accept(2) failed. Out of descriptors (libuv's reserve descriptor is spent too, or this
+ * would not be called): free one by evicting, or else stop listening for WEB_PAUSE_MS,
+ * since libuv would call accept again at once and spin. */
+static void
+web_accept_failed(int status)
+{
+    bool evicted;
+
+    if (status != UV_EMFILE && status != UV_ENFILE) {
+        web_warn(&W.warn_accept, "accept failed: %s", uv_strerror(status));
+        return;
+    }
+    evicted = web_evict();
+    web_warn(&W.warn_accept, "accept failed: %s; %s", uv_strerror(status),
+             evicted ? "closed an idle connection" : "not accepting for 1 s");
+    if (evicted)
+        return;
+    web_server_close();
+    W.paused = true;
+    W.resume_at = uv_now(W.loop) + WEB_PAUSE_MS;
+}
+
+static void
+web_connection_cb(uv_stream_t *server, int status)
+{
+    bool refuse = false;
+
+    if (status < 0) {
+        web_accept_failed(status);
+        return;
+    }
+    if (W.nlive >= W.max_conns && !web_evict()) {
+        web_warn(&W.warn_conns, "%zu connections (the limit), all busy: refused a new one",
+                 W.nlive);
+        refuse = true;
+    }
+    web_conn_new(server, refuse);
+}
+
+/* Binds and listens on W.addr. Returns 0 or a libuv error (the handle is closed then). */
+static int
+web_listen(void)
+{
+    int rc;
+
+    uv_tcp_init(W.loop, &W.server);
+    W.listening = true;
+    rc = uv_tcp_bind(&W.server, (struct sockaddr *)&W.addr, 0);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&W.server, WEB_BACKLOG, web_connection_cb);
+    if (rc < 0)
+        web_server_close();
+    return rc;
+}
+
+/* Listens again after a pause; a failure is retried after another. */
+static void
+web_resume(uint64_t now)
+{
+    int rc;
+
+    if (!W.paused || W.closing || W.server_closing || now < W.resume_at)
+        return;
+    rc = web_listen();
+    if (rc < 0) {
+        web_warn(&W.warn_accept, "cannot listen again: %s", uv_strerror(rc));
+        W.resume_at = now + WEB_PAUSE_MS;
+        return;
+    }
+    W.paused = false;
+    ff_log(FF_LOG_INFO, "web: accepting connections again");
 }
 
 static void
@@ -321,32 +617,53 @@ web_sweep_cb(uv_timer_t *t)
         else
             web_conn_close(c);
     }
+    web_warn_flush(&W.warn_client, now);
+    web_warn_flush(&W.warn_deny, now);
+    web_warn_flush(&W.warn_conns, now);
+    web_warn_flush(&W.warn_accept, now);
+    web_resume(now);
+}
+
+/* WEB_MAX_CONNS, or half the descriptor limit if that is lower: accept must not run out of
+ * descriptors before the cap makes room (master's own links need some too). */
+static size_t
+web_conn_limit(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
+        rl.rlim_cur / 2 >= WEB_MAX_CONNS)
+        return WEB_MAX_CONNS;
+    return rl.rlim_cur >= 2 ? (size_t)(rl.rlim_cur / 2) : 1;
 }
 
 int
-web_start(uv_loop_t *loop, const char *host, int port, web_handler_cb cb, void *arg)
+web_start(uv_loop_t *loop, const char *host, int port, const ff_bearer_t *token, web_handler_cb cb,
+          void *arg)
 {
-    struct sockaddr_storage addr;
     int rc;
 
     memset(&W, 0, sizeof(W));
     W.loop = loop;
     W.cb = cb;
     W.arg = arg;
+    W.token = *token;
+    W.max_conns = web_conn_limit();
+    W.warn_client = (web_limit_t){.what = "client errors"};
+    W.warn_deny = (web_limit_t){.what = "401 answers"};
+    W.warn_conns = (web_limit_t){.what = "connections closed or refused at the limit"};
+    W.warn_accept = (web_limit_t){.what = "accept errors"};
     ff_list_init(&W.conns);
-    if (uv_ip4_addr(host, port, (struct sockaddr_in *)&addr) != 0 &&
-        uv_ip6_addr(host, port, (struct sockaddr_in6 *)&addr) != 0)
+    if (uv_ip4_addr(host, port, (struct sockaddr_in *)&W.addr) != 0 &&
+        uv_ip6_addr(host, port, (struct sockaddr_in6 *)&W.addr) != 0)
         return UV_EINVAL;
-    uv_tcp_init(loop, &W.server);
-    rc = uv_tcp_bind(&W.server, (struct sockaddr *)&addr, 0);
-    if (rc == 0)
-        rc = uv_listen((uv_stream_t *)&W.server, 128, web_connection_cb);
-    if (rc < 0) {
-        uv_close((uv_handle_t *)&W.server, NULL);
+    rc = web_listen();
+    if (rc < 0)
         return rc;
-    }
     uv_timer_init(loop, &W.sweep);
     uv_timer_start(&W.sweep, web_sweep_cb, WEB_SWEEP_MS, WEB_SWEEP_MS);
+    if (W.max_conns < WEB_MAX_CONNS)
+        ff_log(FF_LOG_WARN, "web: at most %zu connections (half the open-file limit)", W.max_conns);
     return 0;
 }
 
@@ -360,6 +677,12 @@ const char *
 web_req_path(const web_req_t *req)
 {
     return req->url;
+}
+
+bool
+web_req_authorized(const web_req_t *req)
+{
+    return req->authorized;
 }
 
 void
@@ -379,6 +702,20 @@ web_reply(web_req_t *req, int status, const char *headers, json_t *body)
 }
 
 void
+web_deny(web_req_t *req)
+{
+    char peer[64];
+
+    web_warn(&W.warn_deny, "401 for %s %s from %s: %s bearer token",
+             http_method_str(req->parser.method), req->url, web_peer(req, peer, sizeof(peer)),
+             req->auth_given ? "wrong" : "no");
+    web_reply(req, 401,
+              req->auth_given ? "WWW-Authenticate: Bearer error=\"invalid_token\"\r\n"
+                              : "WWW-Authenticate: Bearer\r\n",
+              json_pack("{s:s}", "error", "unauthorized"));
+}
+
+void
 web_close(web_closed_cb cb, void *arg)
 {
     ff_list_t *p, *next;
@@ -388,7 +725,7 @@ web_close(web_closed_cb cb, void *arg)
     W.closing = true;
     W.closed_cb = cb;
     W.closed_arg = arg;
-    uv_close((uv_handle_t *)&W.server, NULL);
+    web_server_close();
     for (p = W.conns.next; p != &W.conns; p = next) {
         web_req_t *c = ff_container_of(p, web_req_t, node);
         next = p->next;

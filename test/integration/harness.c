@@ -42,6 +42,7 @@ struct th_cluster_s {
     ff_frame_proto_t proto;
     char webhost[256];
     int webport;
+    char *webtoken; /* master.webtoken (or webtokenFile's) as master started; NULL = none */
     pid_t master;
     int master_status;
     bool reaped;
@@ -595,6 +596,42 @@ th__exec_master(const th_cluster_t *c, const char *const *argv, pid_t parent)
     _exit(127);
 }
 
+/* Reads a token file as master does: the whole file, trailing white space cut. A relative
+ * path is relative to DIR, master's working directory. Returns a new string or NULL. */
+static char *
+th__read_token_file(const th_cluster_t *c, const char *file)
+{
+    char path[PATH_MAX + 16], buf[8192];
+    FILE *f;
+    size_t n;
+
+    snprintf(path, sizeof(path), "%s%s%s", file[0] == '/' ? "" : c->dir, file[0] == '/' ? "" : "/",
+             file);
+    if ((f = fopen(path, "r")) == NULL)
+        return NULL;
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    while (n > 0 && strchr(" \t\r\n", buf[n - 1]) != NULL)
+        n--;
+    buf[n] = '\0';
+    return ff_strdup(buf);
+}
+
+/* The web token master will start with: master keeps it across reloads, so the harness
+ * takes it when it starts master, not when the config is rewritten. */
+static void
+th__take_webtoken(th_cluster_t *c)
+{
+    json_t *m = json_object_get(c->conf, "master");
+    const char *token = json_string_value(json_object_get(m, "webtoken"));
+    const char *file = json_string_value(json_object_get(m, "webtokenFile"));
+
+    ff_free(c->webtoken);
+    c->webtoken = token != NULL ? ff_strdup(token) : NULL;
+    if (token == NULL && file != NULL)
+        c->webtoken = th__read_token_file(c, file);
+}
+
 int
 th_cluster_spawn(th_cluster_t *c, const char *const *extra_args)
 {
@@ -614,6 +651,7 @@ th_cluster_spawn(th_cluster_t *c, const char *const *extra_args)
         argv[argc++] = extra_args[i];
     argv[argc++] = conf;
     argv[argc] = NULL;
+    th__take_webtoken(c);
     fflush(stdout);
     fflush(stderr);
     if ((pid = fork()) < 0) {
@@ -664,7 +702,8 @@ int
 th_http_get(th_cluster_t *c, const char *path, int *status, char **body)
 {
     char *b = NULL;
-    int rc = ffc_http_get(c->webhost, c->webport, path, TH_HTTP_MS, status, &b, NULL);
+    int rc =
+        ffc_http_get_auth(c->webhost, c->webport, path, c->webtoken, TH_HTTP_MS, status, &b, NULL);
 
     if (body != NULL)
         *body = b;
@@ -790,7 +829,7 @@ th__ready_once(th_cluster_t *c, char **last, char *why, size_t len)
     bool ok = false;
     int st = 0, rc;
 
-    rc = ffc_http_get(c->webhost, c->webport, "/status", 2000, &st, &body, NULL);
+    rc = ffc_http_get_auth(c->webhost, c->webport, "/status", c->webtoken, 2000, &st, &body, NULL);
     if (rc < 0) {
         snprintf(why, len, "GET /status: %s", ffc_strerror(rc));
     } else if (st != 200) {
@@ -992,6 +1031,7 @@ th_cluster_free(th_cluster_t *c)
         }
     }
     json_decref(c->conf);
+    ff_free(c->webtoken);
     ff_free(c);
 }
 

@@ -140,7 +140,10 @@ int th_wait_node_state(th_cluster_t *c, const char *name, const char *state, int
 
 /* One GET on master's web port (from the config's master.webhost/webport). Returns 0 with
  * *status and *body (a new NUL-terminated string; free with ff_free; body may be NULL to
- * discard it), or a negative errno. Timeout 10 s. */
+ * discard it), or a negative errno. Timeout 10 s. Sends `Authorization: Bearer <token>`
+ * when the config master was started with has master.webtoken or master.webtokenFile, as
+ * th_cluster_wait_ready and th_cluster_stop do; a later th_cluster_config_write does not
+ * change the token, just as a reload does not change master's. */
 int th_http_get(th_cluster_t *c, const char *path, int *status, char **body);
 /* GET /status parsed: a new reference (json_decref it), or NULL. Remembers node PIDs so
  * that th_cluster_stop can kill them. */
