@@ -1,5 +1,6 @@
 /* conn: client connections of net: frame decoding, forwarding to gate, replies in request
- * order through a per-connection ring of slots, pushes, and the per-client limits. */
+ * order through a per-connection ring of slots, pushes, and the per-client limits, the flood
+ * guards among them (a token bucket per connection, a count of connections per address). */
 #include "conn.h"
 
 #include <arpa/inet.h>
@@ -12,6 +13,7 @@
 #include "bus.h"
 #include "frame.h"
 #include "gatelink.h"
+#include "iplimit.h"
 #include "list.h"
 #include "log.h"
 #include "map.h"
@@ -22,6 +24,11 @@
 /* A slot keeps the buffer of its last out-of-order reply for reuse, up to this size. */
 #define SLOT_KEEP_BYTES 16384
 #define COUNTER_MASK ((UINT64_C(1) << 48) - 1)
+/* One request in the token bucket's units. The bucket counts thousandths of a request, so
+ * that a refill of maxRequestsPerSecond per second is an exact integer per millisecond. */
+#define TOKEN 1000
+/* Connections refused over maxConnectionsPerIp are reported at most this often. */
+#define REFUSED_REPORT_MS 1000
 
 enum { SLOT_FREE, SLOT_PENDING, SLOT_DONE };
 
@@ -40,6 +47,9 @@ typedef struct {
     uint32_t cap;       /* ring size: 0 or a power of two */
     uint32_t head;      /* oldest rseq whose reply is not written yet */
     uint32_t next_rseq; /* next_rseq - head = requests in flight */
+    uint32_t tokens;    /* maxRequestsPerSecond: request credit, in TOKEN units */
+    uint64_t bucket_ms; /* loop time when `tokens` was last refilled */
+    net_ip_t ip;        /* the client's address, counted in `ips` while open */
     bool open;          /* in the map and the list; cleared once the loss is handled */
 } net_conn_t;
 
@@ -48,18 +58,42 @@ static struct {
     uint32_t max_pipeline;
     uint32_t max_output;
     uint64_t idle_ms; /* 0 = never */
+    uint32_t rate;    /* maxRequestsPerSecond; 0 = off */
+    uint32_t per_ip;  /* maxConnectionsPerIp; 0 = off */
     uint16_t net_id;
 } lim;
 
+/* Connections refused over maxConnectionsPerIp: not yet reported, and since start. */
+static struct {
+    uint64_t unreported, total;
+    uint64_t last_ms; /* loop time of the last report; 0 = none yet */
+    uint32_t limit;   /* maxConnectionsPerIp when the latest was refused */
+    net_ip_t ip;      /* the latest refused client's address */
+} refused;
+
 static ff_map_t conns_by_id;
+static net_iplimit_t *ips; /* open connections per client address, counted even when off */
 static ff_list_t conns = {&conns, &conns};
 static size_t nlive; /* allocated connections: open, or closing until their close_cb */
 static uint64_t id_counter;
-static uint64_t total_requests, total_pending;
+static uint64_t total_requests, total_pending, total_over_rate;
 static bool draining;
 static void (*drained_cb)(void);
 
 static void conn_after_complete(net_conn_t *c);
+
+/* A random key for the per-address table's hash; the clock and pid if none is to be had. */
+static uint64_t
+conn_hash_seed(void)
+{
+    struct timespec ts;
+    uint64_t seed;
+
+    if (uv_random(NULL, NULL, &seed, sizeof(seed), 0, NULL) == 0)
+        return seed;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_nsec << 32 ^ (uint64_t)ts.tv_sec ^ (uint64_t)uv_os_getpid();
+}
 
 void
 net_conn_configure(const ff_conf_t *conf, const char *node_name)
@@ -71,7 +105,11 @@ net_conn_configure(const ff_conf_t *conf, const char *node_name)
     lim.max_pipeline = (uint32_t)conf->cluster.max_pipeline;
     lim.max_output = conf->cluster.max_output;
     lim.idle_ms = (uint64_t)conf->cluster.idle_timeout_s * 1000;
+    lim.rate = (uint32_t)conf->netconnect.max_requests_per_s;
+    lim.per_ip = (uint32_t)conf->netconnect.max_conns_per_ip;
     lim.net_id = ff_conf_net_id(node_name);
+    if (ips == NULL)
+        ips = net_iplimit_new(conn_hash_seed());
 }
 
 /* The next conn id: the net id in the top 16 bits, then a 48-bit counter seeded with the
@@ -137,6 +175,7 @@ conn_lost(net_conn_t *c)
     c->open = false;
     ff_map_del(&conns_by_id, c->id);
     ff_list_remove(&c->node);
+    net_iplimit_release(ips, &c->ip);
     total_pending -= c->next_rseq - c->head;
     c->head = c->next_rseq;
     conn_free_slots(c);
@@ -330,17 +369,59 @@ conn_bad_frame(net_conn_t *c, long code)
     conn_close(c, UV_EPROTO);
 }
 
+/* Adds the credit earned since the last refill: maxRequestsPerSecond requests a second, up
+ * to a burst of maxPipeline requests. Runs once per read, not per request: the loop clock
+ * does not move within one callback anyway. */
+static void
+conn_refill(net_conn_t *c)
+{
+    uint64_t now = ff_node_now(), cap = (uint64_t)lim.max_pipeline * TOKEN;
+    uint64_t elapsed = now - c->bucket_ms, tokens;
+
+    /* After `cap` ms the bucket is full at any rate; the bound also keeps the product small. */
+    if (elapsed > cap)
+        elapsed = cap;
+    tokens = c->tokens + elapsed * lim.rate;
+    c->tokens = (uint32_t)(tokens < cap ? tokens : cap);
+    c->bucket_ms = now;
+}
+
+/* Takes one request's credit from the bucket; when it is empty, closes the connection with
+ * one WARN line and returns false. Its requests already forwarded still complete at gate;
+ * their replies find the connection gone and are dropped (conn_lost). */
+static bool
+conn_take_token(net_conn_t *c)
+{
+    char peer[64];
+
+    if (c->tokens >= TOKEN) {
+        c->tokens -= TOKEN;
+        return true;
+    }
+    ff_log(FF_LOG_WARN,
+           "conn %" PRIu64 " (%s): over %" PRIu32 " requests/s "
+           "(netconnect.maxRequestsPerSecond); closing",
+           c->id, conn_peer(c, peer, sizeof(peer)), lim.rate);
+    total_over_rate++;
+    conn_close(c, UV_ECONNABORTED);
+    return false;
+}
+
 /* Decodes the complete frames in the input and forwards each; pauses reading when the
- * connection has maxPipeline requests in flight. */
+ * connection has maxPipeline requests in flight, closes it when it is over its request
+ * rate. */
 static long
 conn_data_cb(ff_stream_t *s, const uint8_t *data, size_t len)
 {
     net_conn_t *c = s->data;
+    bool limited = lim.rate > 0;
     size_t used = 0;
     ff_frame_t f;
     long n;
 
     conn_touch(c);
+    if (limited)
+        conn_refill(c);
     while (!s->closing && !draining) {
         if (c->next_rseq - c->head >= lim.max_pipeline) {
             ff_stream_pause(s);
@@ -353,10 +434,74 @@ conn_data_cb(ff_stream_t *s, const uint8_t *data, size_t len)
         }
         if (n == 0 || (size_t)n > len - used)
             break;
+        if (limited && !conn_take_token(c))
+            return -1;
         conn_request(c, f.cmd, data + used + FF_FRAME_HEADER, f.body_len);
         used += (size_t)n;
     }
     return (long)used;
+}
+
+/* Logs the connections refused since the last such line, with the latest one's address. */
+static void
+conn_report_refused(uint64_t now)
+{
+    char ip[INET6_ADDRSTRLEN];
+
+    ff_log(FF_LOG_WARN,
+           "%" PRIu64 " connection%s refused: over %" PRIu32 " open from one address "
+           "(netconnect.maxConnectionsPerIp); the latest from %s",
+           refused.unreported, refused.unreported == 1 ? "" : "s", refused.limit,
+           net_ip_name(&refused.ip, ip, sizeof(ip)));
+    refused.unreported = 0;
+    refused.last_ms = now;
+}
+
+/* Counts a refused connection; reports it at once unless a report went out less than a
+ * second ago (then net_conn_report_refused does, from the 1 s timer). */
+static void
+conn_refused(const net_ip_t *ip)
+{
+    uint64_t now = ff_node_now();
+
+    refused.unreported++;
+    refused.total++;
+    refused.limit = lim.per_ip;
+    refused.ip = *ip;
+    if (refused.last_ms == 0 || now - refused.last_ms >= REFUSED_REPORT_MS)
+        conn_report_refused(now);
+}
+
+/* Reads the client's address and counts the connection against maxConnectionsPerIp.
+ * Returns 0 when counted, UV_ECONNREFUSED when over the limit (reported), or a libuv error
+ * (the client is already gone). */
+static int
+conn_admit(net_conn_t *c)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    int rc = uv_tcp_getpeername(&c->stream.tcp, (struct sockaddr *)&ss, &len);
+
+    if (rc < 0)
+        return rc;
+    if (!net_ip_from_sockaddr((struct sockaddr *)&ss, &c->ip))
+        return UV_EAFNOSUPPORT;
+    if (net_iplimit_acquire(ips, &c->ip, lim.per_ip))
+        return 0;
+    conn_refused(&c->ip);
+    return UV_ECONNREFUSED;
+}
+
+/* Registers an accepted, counted and reading connection, with a full token bucket. */
+static void
+conn_open(net_conn_t *c)
+{
+    c->id = conn_next_id();
+    c->open = true;
+    c->last_ms = c->bucket_ms = ff_node_now();
+    c->tokens = lim.max_pipeline * TOKEN;
+    ff_map_set(&conns_by_id, c->id, c);
+    ff_list_push(&conns, &c->node);
 }
 
 void
@@ -373,19 +518,29 @@ net_conn_accept(uv_stream_t *server)
         return;
     }
     nlive++;
+    /* A refused client is accepted and closed at once, never left pending: libuv stops
+     * watching the listener while an accepted socket waits for uv_accept. */
     rc = uv_accept(server, (uv_stream_t *)&c->stream.tcp);
     if (rc == 0)
-        rc = ff_stream_start(&c->stream);
+        rc = conn_admit(c);
+    if (rc == 0 && (rc = ff_stream_start(&c->stream)) < 0)
+        net_iplimit_release(ips, &c->ip);
     if (rc < 0) {
-        ff_log(FF_LOG_DEBUG, "accept: %s", uv_strerror(rc));
+        if (rc != UV_ECONNREFUSED)
+            ff_log(FF_LOG_DEBUG, "accept: %s", uv_strerror(rc));
         ff_stream_close(&c->stream, rc);
         return;
     }
-    c->id = conn_next_id();
-    c->open = true;
-    c->last_ms = ff_node_now();
-    ff_map_set(&conns_by_id, c->id, c);
-    ff_list_push(&conns, &c->node);
+    conn_open(c);
+}
+
+void
+net_conn_report_refused(void)
+{
+    uint64_t now = ff_node_now();
+
+    if (refused.unreported > 0 && now - refused.last_ms >= REFUSED_REPORT_MS)
+        conn_report_refused(now);
 }
 
 void
@@ -471,6 +626,18 @@ net_conn_count(void)
     return conns_by_id.count;
 }
 
+uint64_t *
+net_conn_ids(size_t *n)
+{
+    uint64_t *ids = conns_by_id.count ? ff_malloc(conns_by_id.count * sizeof(*ids)) : NULL;
+    size_t k = 0;
+
+    for (ff_list_t *p = conns.next; p != &conns; p = p->next)
+        ids[k++] = ff_container_of(p, net_conn_t, node)->id;
+    *n = k;
+    return ids;
+}
+
 uint64_t
 net_conn_requests(void)
 {
@@ -481,4 +648,16 @@ uint64_t
 net_conn_pending(void)
 {
     return total_pending;
+}
+
+uint64_t
+net_conn_refused(void)
+{
+    return refused.total;
+}
+
+uint64_t
+net_conn_over_rate(void)
+{
+    return total_over_rate;
 }

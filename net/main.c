@@ -1,6 +1,9 @@
 /* net: the client-facing node. Listens for Firefly clients on netport, forwards their
  * requests to gate and writes replies (in request order) and pushes back (docs/net.md). */
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <unistd.h>
 
 #include "conn.h"
 #include "gatelink.h"
@@ -14,20 +17,46 @@
 static uv_tcp_t listener;
 static uv_timer_t idle_timer, stop_timer;
 
+/* Out of descriptors and the like: says it at most once a second. */
 static void
-listen_cb(uv_stream_t *server, int status)
+accept_warn(int err)
 {
     static uint64_t last_warn_ms;
 
+    if (last_warn_ms != 0 && ff_node_now() - last_warn_ms < 1000)
+        return;
+    last_warn_ms = ff_node_now();
+    ff_log(FF_LOG_WARN, "accept: %s (%zu client connections open); new clients are closed",
+           uv_strerror(err), net_conn_count());
+}
+
+static void
+listen_cb(uv_stream_t *server, int status)
+{
     if (status < 0) {
-        /* Out of descriptors and the like: say it at most once a second. */
-        if (ff_node_now() - last_warn_ms >= 1000) {
-            last_warn_ms = ff_node_now();
-            ff_log(FF_LOG_WARN, "accept: %s", uv_strerror(status));
-        }
+        accept_warn(status);
         return;
     }
     net_conn_accept(server);
+}
+
+/* libuv sheds the clients it cannot accept for lack of descriptors by itself (it keeps a
+ * spare one for that) and then does not call listen_cb, so net would never say so. Once a
+ * second, try to take one descriptor: when that fails, accept fails too. */
+static void
+fd_probe(void)
+{
+    uv_os_fd_t lfd;
+    int fd, err;
+
+    if (uv_fileno((uv_handle_t *)&listener, &lfd) != 0)
+        return;
+    fd = fcntl(lfd, F_DUPFD_CLOEXEC, 0);
+    err = errno;
+    if (fd >= 0)
+        close(fd);
+    else if (err == EMFILE || err == ENFILE)
+        accept_warn(uv_translate_sys_error(err));
 }
 
 static int
@@ -59,6 +88,8 @@ idle_timer_cb(uv_timer_t *t)
 {
     (void)t;
     net_conn_sweep_idle();
+    net_conn_report_refused();
+    fd_probe();
 }
 
 static int
@@ -116,9 +147,12 @@ static void
 net_reload(void)
 {
     net_conn_configure(ff_conf, ff_self->name);
-    ff_log(FF_LOG_INFO, "reload: maxPipeline %d, maxOutputBuffer %" PRIu32 ", idleTimeout %d s",
+    ff_log(FF_LOG_INFO,
+           "reload: maxPipeline %d, maxOutputBuffer %" PRIu32 ", idleTimeout %d s, "
+           "maxRequestsPerSecond %d, maxConnectionsPerIp %d",
            ff_conf->cluster.max_pipeline, ff_conf->cluster.max_output,
-           ff_conf->cluster.idle_timeout_s);
+           ff_conf->cluster.idle_timeout_s, ff_conf->netconnect.max_requests_per_s,
+           ff_conf->netconnect.max_conns_per_ip);
 }
 
 static void
@@ -128,6 +162,8 @@ net_status(json_t *out)
     json_object_set_new(out, "gate", json_boolean(net_gate_up()));
     json_object_set_new(out, "requests", json_integer((json_int_t)net_conn_requests()));
     json_object_set_new(out, "pending", json_integer((json_int_t)net_conn_pending()));
+    json_object_set_new(out, "refused", json_integer((json_int_t)net_conn_refused()));
+    json_object_set_new(out, "overRate", json_integer((json_int_t)net_conn_over_rate()));
 }
 
 static const ff_node_ops_t ops = {net_start, net_stop, net_reload, net_status};
