@@ -221,9 +221,10 @@ static void
 expect_log(th_cluster_t *c, const char *node, const char *needle, int want, const char *what)
 {
     log_wait_t w = {c, node, needle, want};
+    int rc = th_wait(log_reached_cb, &w, CLOSE_MS);
 
-    th_ok(th_wait(log_reached_cb, &w, CLOSE_MS) == 0, "%s: %s log has \"%s\" (%d, want %d)", what,
-          node, needle, th_log_count(c, node, needle), want);
+    th_ok(rc == 0, "%s: %s log has \"%s\" (%d, want %d)", what, node, needle,
+          th_log_count(c, node, needle), want);
 }
 
 static bool
@@ -393,10 +394,16 @@ test_big_frames(th_cluster_t *c)
     after = rss_kb(gate);
     TH_EQ_INT(closed, BIG_CONNS, "frames trickled in: all %d links dropped within 3 heartbeats",
               BIG_CONNS);
+#ifdef __SANITIZE_ADDRESS__
+    /* ASan's shadow memory and its quarantine of freed blocks make RSS say nothing here. */
+    th_ok(1, "gate's memory (%ld -> %ld -> %ld kB) # SKIP not measurable under ASan", before,
+          during, after);
+#else
     th_ok(during - before < (long)BIG_CONNS * (FF_BUS_MAX_FRAME / 1024) + 65536,
           "gate's memory stays bounded by the cap: %ld kB -> %ld kB", before, during);
     th_ok(after - before < 65536, "gate's memory goes back down: %ld kB -> %ld kB (peak %ld)",
           before, after, during);
+#endif
 }
 
 /* A net must not push, a name is taken once, a control link binds only to master's child. */
