@@ -363,15 +363,31 @@ served_by_game2(th_cluster_t *c, ffc_t *cl)
     ffc_close(cl2);
 }
 
-/* After SIGCONT: game1 relinks, keeps its PID, and is routed to again. */
+/* game1's count of requests it ran, from /status; -1 when unknown. */
+static long long
+game1_handled(th_cluster_t *c)
+{
+    json_t *st = th_cluster_status(c);
+    json_t *h = json_object_get(th_status_node(st, "game1"), "handled");
+    long long n = json_is_integer(h) ? json_integer_value(h) : -1;
+
+    json_decref(st);
+    return n;
+}
+
+/* After SIGCONT: game1 relinks, keeps its PID, and is routed to again. The requests that
+ * reached its socket while it was stopped were answered 503 by gate: it must drop them, not
+ * run them late (a 503 for a dead node means "not run"). */
 static void
-game1_back(th_cluster_t *c, ffc_t *cl, pid_t pid)
+game1_back(th_cluster_t *c, ffc_t *cl, pid_t pid, long long handled)
 {
     cond_t back = {c, "game1", NULL, 1};
     int i;
     bool seen = false;
 
     TH_EQ_INT(th_wait(peer_cb, &back, WAIT_MS), 0, "(a) gate lists game1 again after SIGCONT");
+    TH_EQ_INT(game1_handled(c), handled,
+              "(a) game1 ran none of the requests that waited in its socket while stopped");
     for (i = 0; i < MAX_TRIES && !seen; i++)
         seen = answered_by(cl, WHOAMI, "game1");
     th_ok(seen, "(a) a whoami is answered by game1 again (after %d tries)", i);
@@ -384,7 +400,7 @@ test_game_freeze(th_cluster_t *c)
     pid_t pid = th_node_pid(c, "game1");
     ffc_t *cl = connect_bound_to(c, "game1");
     cond_t held = {c, "game1", NULL, NSLOW}, dead = {c, "game1", "gate", 1};
-    long long t0;
+    long long t0, handled;
     tally_t t;
 
     if (!th_ok(pid > 0 && cl != NULL, "(a) game1 has a PID (%d) and a session bound to it",
@@ -395,6 +411,7 @@ test_game_freeze(th_cluster_t *c)
     send_slow(cl);
     TH_EQ_INT(th_wait(inflight_cb, &held, WAIT_MS), 0,
               "(a) gate has %d requests in flight to game1", NSLOW);
+    handled = game1_handled(c);
     freeze("game1", pid);
     t0 = th_now_ms();
     TH_EQ_INT(send_pipeline(cl, NPIPE), NPIPE, "(a) %d requests pipelined after the STOP", NPIPE);
@@ -408,7 +425,7 @@ test_game_freeze(th_cluster_t *c)
     TH_EQ_INT(th_wait(dead_logged_cb, &dead, WAIT_MS), 0, "(a) gate.log: game1's link is dead");
     served_by_game2(c, cl);
     thaw();
-    game1_back(c, cl, pid);
+    game1_back(c, cl, pid, handled);
     ffc_close(cl);
 }
 
