@@ -443,6 +443,51 @@ test_roles(th_cluster_t *c, ffc_t *cl)
     expect_log(c, "master", "not the process master started", 1, "control HELLO");
 }
 
+static bool
+gate_lacks_net_cb(void *arg)
+{
+    return !gate_lists(arg, "net");
+}
+
+static bool
+gate_has_net_cb(void *arg)
+{
+    return gate_lists(arg, "net");
+}
+
+/* A peer registered as a net may send requests, never pushes: with the real net stopped
+ * (and so dropped by gate after 3 heartbeats), the probe takes its name, says HELLO as a
+ * net and pushes; gate closes it. The real net comes back and serves its old client. */
+static void
+test_push_from_net(th_cluster_t *c, ffc_t *cl)
+{
+    pid_t net = th_node_pid(c, "net");
+    ff_buf_t b = {0};
+    uint64_t conn = 1;
+    ffc_msg_t m;
+    int fd;
+
+    if (!th_ok(net > 0 && kill(net, SIGSTOP) == 0, "push from a net: real net stopped"))
+        return;
+    if (TH_EQ_INT(th_wait(gate_lacks_net_cb, c, CLOSE_MS), 0,
+                  "push from a net: gate dropped the stopped net")) {
+        fd = probe_auth(th_cluster_port(c, "GATEPORT"), SECRET, "net");
+        ff_bus_put_hello(&b, "net", "net", 4242, NULL, 0, NULL);
+        probe_frame(fd, &b);
+        th_ok(th_wait(gate_has_net_cb, c, CLOSE_MS) == 0, "push from a net: the probe is a net");
+        ff_bus_put_push(&b, &conn, 1, SPOOF_TOPIC, "spoof", 5);
+        probe_frame(fd, &b);
+        th_ok(probe_closed_in(fd, CLOSE_MS) >= 0, "push from a net: closed");
+        close(fd);
+        expect_log(c, "gate", "a frame of kind 7 not of its role", 1, "push from a net");
+    }
+    kill(net, SIGCONT);
+    TH_EQ_INT(th_cluster_wait_ready(c, 10000), 0, "push from a net: the real net is back");
+    TH_EQ_INT(ffc_call(cl, 1, "back", 4, &m, 5000), 0, "push from a net: its client is served");
+    ffc_msg_free(&m);
+    TH_EQ_INT(ffc_pending(cl), 0, "push from a net: nothing else reached the client");
+}
+
 /* ---- 2: a node started by hand ---- */
 
 /* game1 under a config whose secret differs: gate and master refuse its handshakes. */
@@ -484,6 +529,7 @@ run(th_cluster_t *c, dbenv_t *db)
     test_deep_nesting(c);
     test_big_frames(c);
     test_roles(c, cl);
+    test_push_from_net(c, cl);
     test_hand_started_wrong_secret(c);
     pids_same(c, &p, "after every probe");
     ffc_close(cl);
