@@ -19,6 +19,7 @@ typedef enum { AUTH_CHALLENGE, AUTH_PROOF, AUTH_DONE } auth_step_t;
 
 struct ff_link_s {
     ff_list_t all;  /* in bus_links */
+    ff_list_t pend; /* inbound, in its handshake: in bus_pending, oldest first */
     ff_stream_t *s; /* the current connection, NULL while down */
     const ff_link_cbs_t *cbs;
     void *data;
@@ -52,6 +53,11 @@ static struct {
     int heartbeat_ms;
 } bus = {.heartbeat_ms = 1000};
 static ff_list_t bus_links = {&bus_links, &bus_links};
+static ff_list_t bus_pending = {&bus_pending, &bus_pending};
+static size_t npending;
+static struct {
+    uint64_t last_ms, unreported;
+} evicted; /* inbound connections dropped at FF_BUS_MAX_HANDSHAKES, for a rate-limited WARN */
 
 typedef struct {
     uv_timer_t timer;
@@ -459,6 +465,41 @@ auth_proof_ok(ff_link_t *l, const uint8_t *frame)
 
 static void link_became_up(ff_link_t *l);
 
+static void
+pending_leave(ff_link_t *l)
+{
+    if (l->pend.next != &l->pend) {
+        ff_list_remove(&l->pend);
+        npending--;
+    }
+}
+
+/* Counts in a new inbound connection's handshake; at FF_BUS_MAX_HANDSHAKES the oldest one
+ * still in its handshake is dropped, so that a flood of silent connections costs little
+ * and a node of the cluster, whose handshake takes a round trip, still gets in. */
+static void
+pending_enter(ff_link_t *l)
+{
+    uint64_t now = uv_now(l->timer->loop);
+
+    if (npending >= FF_BUS_MAX_HANDSHAKES) {
+        ff_link_t *old = ff_container_of(bus_pending.next, ff_link_t, pend);
+        pending_leave(old);
+        ff_stream_close(old->s, UV_ECONNABORTED);
+        evicted.unreported++;
+        if (now - evicted.last_ms >= 1000) {
+            ff_log(FF_LOG_WARN,
+                   "bus: %llu connections still in their handshake dropped (over %d at once); "
+                   "the latest from %s",
+                   (unsigned long long)evicted.unreported, FF_BUS_MAX_HANDSHAKES, old->addr);
+            evicted.unreported = 0;
+            evicted.last_ms = now;
+        }
+    }
+    ff_list_push(&bus_pending, &l->pend);
+    npending++;
+}
+
 /* The peer's CHALLENGE, complete and of the right shape. Returns 0 or -1 (closing). */
 static long
 auth_on_challenge(ff_link_t *l, const uint8_t *frame)
@@ -659,6 +700,7 @@ link_close_cb(ff_stream_t *s)
         return; /* the link was freed while this stream was closing */
     l->s = NULL;
     uv_timer_stop(l->timer);
+    pending_leave(l);
     if (l->up) {
         l->up = false;
         fail_calls(l, UV_ECONNRESET);
@@ -679,6 +721,8 @@ link_became_up(ff_link_t *l)
     uint64_t now = uv_now(l->timer->loop);
 
     l->up = true;
+    l->s->in_max = 0;
+    pending_leave(l);
     l->backoff_ms = 20;
     l->last_rx = now;
     l->last_ping = now;
@@ -697,6 +741,7 @@ link_tcp_up(ff_link_t *l)
 
     l->auth = AUTH_CHALLENGE;
     l->peer[0] = '\0';
+    l->s->in_max = FF_AUTH_CHALLENGE_LEN + FF_AUTH_PROOF_LEN;
     l->since = now;
     l->last_tick = now;
     ff_auth_nonce(l->nonce);
@@ -740,6 +785,7 @@ link_new(uv_loop_t *loop)
     l->timer = ff_malloc(sizeof(*l->timer));
     uv_timer_init(loop, l->timer);
     l->timer->data = l;
+    ff_list_init(&l->pend);
     ff_list_push(&bus_links, &l->all);
     return l;
 }
@@ -800,6 +846,7 @@ server_cb(uv_stream_t *server, int status)
         return;
     }
     link_peer_addr(l);
+    pending_enter(l);
     link_tcp_up(l);
 }
 
@@ -899,6 +946,7 @@ static void
 link_free_now(ff_link_t *l)
 {
     ff_list_remove(&l->all);
+    pending_leave(l);
     uv_close((uv_handle_t *)l->timer, timer_closed_cb);
     ff_map_clear(&l->calls);
     ff_free(l->host);

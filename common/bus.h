@@ -37,6 +37,9 @@
 /* The largest frame a link accepts: the largest client body (netconnect.maxPacket is at
  * most 16 MiB) with room for its envelope. A longer length prefix closes the link. */
 #define FF_BUS_MAX_FRAME (17u << 20)
+/* Inbound connections a process keeps in their handshake at once; past it, the oldest is
+ * dropped. */
+#define FF_BUS_MAX_HANDSHAKES 256
 
 enum {
     FF_BUS_HELLO = 1,

@@ -73,6 +73,14 @@ alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
     ff_stream_t *s = h->data;
 
     (void)hint;
+    if (s->in_max > 0) {
+        /* Only what may still be held: an empty buffer makes libuv report UV_ENOBUFS. */
+        size_t room = s->in_max > s->in.len ? s->in_max - s->in.len : 0;
+        ff_buf_reserve(&s->in, room > 0 ? room : 1);
+        buf->base = (char *)s->in.data + s->in.len;
+        buf->len = room;
+        return;
+    }
     if (s->in.cap - s->in.len < READ_CHUNK / 4)
         ff_buf_reserve(&s->in, READ_CHUNK);
     buf->base = (char *)s->in.data + s->in.len;

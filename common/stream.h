@@ -35,6 +35,9 @@ struct ff_stream_s {
     ff_stream_close_cb on_close;
     ff_stream_connect_cb on_connect;
     void *data; /* the owner's */
+    /* When non-zero: the most input the stream holds unconsumed; a peer that sends more
+     * before on_data consumed it is closed (UV_ENOBUFS). 0 = no limit but on_data's. */
+    size_t in_max;
     int status;
     unsigned writing : 1, closing : 1, paused : 1, drain_close : 1, in_data : 1;
 };

@@ -33,6 +33,7 @@
 #define NEST 1000000  /* arrays nested in the probe's message, as in the probe */
 #define BIG_CONNS 8
 #define SPOOF_TOPIC 999
+#define FLOOD (FF_BUS_MAX_HANDSHAKES + 64)
 
 static const char config_fmt[] =
     "{\"master\":{\"rootport\":@ROOTPORT@,\"webport\":@WEBPORT@,\"log\":\"@DIR@/master.log\","
@@ -138,9 +139,12 @@ probe_closed_in(int fd, int timeout_ms)
     }
 }
 
+/* Whether the last probe_auth got the acceptor's valid proof back. */
+static bool probe_authed;
+
 /* Runs the initiator's side of the handshake as `name` under `secret`. Returns the socket,
- * authenticated when the server took the proof, or -1 when it could not even connect. The
- * server's verdict on a wrong secret shows as the connection closing. */
+ * authenticated when the server took the proof (probe_authed), or -1 when it could not
+ * even connect. The server's verdict on a wrong secret shows as the connection closing. */
 static int
 probe_auth(int port, const char *secret, const char *name)
 {
@@ -149,6 +153,7 @@ probe_auth(int port, const char *secret, const char *name)
     char peer[FF_AUTH_NAME];
     int fd = probe_connect(port);
 
+    probe_authed = false;
     if (fd < 0)
         return -1;
     ff_auth_nonce(nonce);
@@ -161,7 +166,11 @@ probe_auth(int port, const char *secret, const char *name)
     ff_auth_put_proof(proof, mac);
     probe_send(fd, proof, sizeof(proof));
     /* The acceptor answers with its proof once ours is good. */
-    probe_read(fd, proof, sizeof(proof), CLOSE_MS);
+    if (probe_read(fd, proof, sizeof(proof), CLOSE_MS) &&
+        ff_auth_check_proof(proof, sizeof(proof)) == 0) {
+        ff_auth_mac(secret, strlen(secret), FF_AUTH_ACCEPTOR, nonce, peer_nonce, name, peer, mac);
+        probe_authed = ff_auth_mac_eq(mac, ff_auth_get_proof(proof));
+    }
     return fd;
 }
 
@@ -297,6 +306,32 @@ test_wrong_secret_and_silence(th_cluster_t *c)
           FF_AUTH_TIMEOUT_MS, ms);
     close(fd);
     expect_log(c, "master", "no handshake within", 1, "silent peer");
+}
+
+/* More silent connections than a node keeps in their handshake: the oldest are dropped
+ * at once, and a node of the cluster still gets in. */
+static void
+test_handshake_flood(th_cluster_t *c)
+{
+    int fds[FLOOD], dropped = 0, fd;
+    long long end;
+
+    for (int i = 0; i < FLOOD; i++)
+        fds[i] = probe_connect(th_cluster_port(c, "GATEPORT"));
+    /* Dropped for the flood, not at their handshake deadline, which is later than this. */
+    end = th_now_ms() + FF_AUTH_TIMEOUT_MS / 2;
+    fd = probe_auth(th_cluster_port(c, "GATEPORT"), SECRET, "game1");
+    th_ok(probe_authed, "handshake flood: a member still authenticates behind %d strangers", FLOOD);
+    close(fd);
+    for (int i = 0; i < FLOOD - FF_BUS_MAX_HANDSHAKES; i++) {
+        long long left = end - th_now_ms();
+        dropped += probe_closed_in(fds[i], left > 0 ? (int)left : 0) >= 0;
+    }
+    TH_EQ_INT(dropped, FLOOD - FF_BUS_MAX_HANDSHAKES,
+              "handshake flood: the oldest %d dropped at once", FLOOD - FF_BUS_MAX_HANDSHAKES);
+    for (int i = 0; i < FLOOD; i++)
+        close(fds[i]);
+    expect_log(c, "gate", "still in their handshake dropped", 1, "handshake flood");
 }
 
 /* ---- 0: insiders breaking the rules ---- */
@@ -526,6 +561,7 @@ run(th_cluster_t *c, dbenv_t *db)
     pids_take(c, &p);
     test_unauthenticated(c, db);
     test_wrong_secret_and_silence(c);
+    test_handshake_flood(c);
     test_deep_nesting(c);
     test_big_frames(c);
     test_roles(c, cl);
