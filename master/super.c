@@ -44,6 +44,7 @@ typedef struct {
     bool respawn;                /* changed in the config: started again once it has exited */
     bool reload_wait;            /* the current reload waits for it to exit */
     bool sent_term;              /* stopped with SIGTERM: dying of it is a clean stop */
+    bool start_killed;           /* killed for missing cluster.startTimeout */
     uint8_t token[FF_BUS_TOKEN]; /* handed to the current process; its HELLO must carry it */
     char last_exit[64];
     uv_timer_t timer;
@@ -240,7 +241,7 @@ node_timer_cb(uv_timer_t *t)
                "%s (pid %d) has not linked up with master within %d ms "
                "(cluster.startTimeout); killing it",
                n->name, (int)n->pid, S.conf->cluster.start_timeout_ms);
-        snprintf(n->last_exit, sizeof(n->last_exit), "start timeout");
+        n->start_killed = true;
         kill(n->pid, SIGKILL);
     } else if (n->state == SUPER_RESTARTING) {
         n->recent = ff_realloc(n->recent, (size_t)(n->nrecent + 1) * sizeof(*n->recent));
@@ -356,6 +357,11 @@ node_exited(node_t *n, int wstatus)
     pid_t pid = n->pid;
 
     describe_exit(wstatus, n->last_exit, sizeof(n->last_exit));
+    if (n->start_killed) {
+        size_t len = strlen(n->last_exit);
+        snprintf(n->last_exit + len, sizeof(n->last_exit) - len, " at its start timeout");
+        n->start_killed = false;
+    }
     n->pid = 0;
     n->link = NULL;
     n->sent_term = false;

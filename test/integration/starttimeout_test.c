@@ -34,6 +34,7 @@ main(void)
     th_cluster_t *c = th_cluster_new(config);
     ffc_msg_t m;
     ffc_t *cl;
+    json_t *st;
 
     if (c == NULL || th_cluster_spawn(c, NULL) < 0)
         return th_done();
@@ -43,6 +44,10 @@ main(void)
               "game1 killed at each start timeout, then given up on");
     TH_EQ_INT(th_log_count(c, "master", "has not linked up with master within 1000 ms"), 3,
               "one WARN per start: the first and two restarts");
+    st = th_cluster_status(c);
+    TH_EQ_STR(json_string_value(json_object_get(th_status_node(st, "game1"), "last_exit")),
+              "signal 9 (Killed) at its start timeout", "/status says why game1 last exited");
+    json_decref(st);
     cl = th_connect(c);
     if (cl != NULL) {
         TH_EQ_INT(ffc_call(cl, 1, "still", 5, &m, 5000), 0, "the rest of the cluster serves");
