@@ -112,6 +112,13 @@ read_cb(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
     ff_stream_t *s = h->data;
 
     (void)buf;
+    if (nread == UV_EOF && s->on_eof != NULL) {
+        /* A half-close: the owner decides when the stream closes. */
+        uv_read_stop(h);
+        s->eof = 1;
+        s->on_eof(s);
+        return;
+    }
     if (nread < 0) {
         ff_stream_close(s, (int)nread);
         return;
@@ -226,7 +233,7 @@ flush_one(ff_stream_t *s)
 void
 ff_stream_pause(ff_stream_t *s)
 {
-    if (!s->paused && !s->closing)
+    if (!s->paused && !s->closing && !s->eof)
         uv_read_stop((uv_stream_t *)&s->tcp);
     s->paused = 1;
 }
@@ -238,7 +245,7 @@ ff_stream_resume(ff_stream_t *s)
         return;
     s->paused = 0;
     process_input(s);
-    if (!s->paused && !s->closing)
+    if (!s->paused && !s->closing && !s->eof)
         uv_read_start((uv_stream_t *)&s->tcp, alloc_cb, read_cb);
 }
 
