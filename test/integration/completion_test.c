@@ -160,7 +160,7 @@ out:
 
 /* NHALF requests: echoes with distinct bodies, a sleep at 1 and a silent one at NHALF / 2. */
 static void
-half_steps(step_t *steps, char (*bodies)[16])
+half_steps(step_t *steps, char (*bodies)[24])
 {
     for (int i = 0; i < NHALF; i++) {
         snprintf(bodies[i], sizeof(bodies[i]), "half-%d", i);
@@ -192,7 +192,7 @@ static void
 test_half_close(th_cluster_t *c)
 {
     static step_t steps[NHALF];
-    static char bodies[NHALF][16];
+    static char bodies[NHALF][24];
     figure_arg_t none = {c, "gate", "sessions", 0};
     ffc_t *cl = th_connect(c);
     int i, right = 0;

@@ -62,6 +62,7 @@ typedef struct {
     long max_kb;
 } rss_arg_t;
 
+#ifndef __SANITIZE_ADDRESS__
 static bool
 rss_below_cb(void *arg)
 {
@@ -69,6 +70,7 @@ rss_below_cb(void *arg)
     long kb = rss_kb(a->pid);
     return kb >= 0 && kb <= a->max_kb;
 }
+#endif
 
 typedef struct {
     th_cluster_t *c;
