@@ -23,7 +23,7 @@
 #include "bus.h"
 #include "node.h"
 
-enum { CMD_ECHO = 1, CMD_WHOAMI = 7, CMD_SLEEP = 8 };
+enum { CMD_ECHO = 1, CMD_WHOAMI = 7, CMD_SLEEP = 8, CMD_SILENT = 9 };
 
 static char tmpdir[] = "/tmp/apphost_test_XXXXXX";
 static char app1[4200], app2[4200], later[4200];
@@ -301,6 +301,21 @@ test_two_reloads(void **state)
     assert_int_equal(loaded(), 1);
 }
 
+/* A request the app never answers keeps its library for good, until the node exits:
+ * ff_apphost_close frees it, and unloads that library too (teardown checks). */
+static void
+test_unanswered_until_close(void **state)
+{
+    (void)state;
+    load(app1);
+    dispatch(0, CMD_SILENT, "");
+    load(app2);
+    run_loop();
+    assert_int_equal(last.count, 0);
+    assert_int_equal(ff_apphost_inflight(), 1);
+    assert_int_equal(loaded(), 2);
+}
+
 int
 main(void)
 {
@@ -311,6 +326,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_retain_outlives_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_request_outlives_retain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_reloads, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unanswered_until_close, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
