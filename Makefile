@@ -93,6 +93,9 @@ $(foreach a,$(wildcard test/apps/*),$(eval $(call APP_RULE,$(a),$(B)/test/apps))
 $(B)/test/unit/iplimit_test.o: CFLAGS += -Inet
 $(B)/test/unit/iplimit_test: $(B)/test/unit/iplimit_test.o $(B)/net/iplimit.o $(B)/libffcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs cmocka 2>/dev/null)
+# apphost's test hosts the test apps, which resolve firefly/app.h against the test binary.
+$(B)/test/unit/apphost_test: $(B)/test/unit/apphost_test.o $(B)/libffcommon.a | $(TAPP_LIBS)
+	$(CC) $(LDFLAGS) -rdynamic -o $@ $^ $(LIBS) $(shell pkg-config --libs cmocka 2>/dev/null)
 $(B)/test/unit/%: $(B)/test/unit/%.o $(B)/libdbf.a $(B)/libbot.a $(B)/libffcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs cmocka msgpack 2>/dev/null)
 $(B)/test/integration/%: $(B)/test/integration/%.o $(IHARN_OBJ) $(B)/libffclient.a $(B)/libffcommon.a

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "alloc.h"
+#include "conf.h"
 #include "ffclient.h"
 
 typedef struct {
@@ -33,7 +34,8 @@ cli_usage(FILE *f)
                "  --interactive     read `CMD BODY` lines from stdin, print each reply\n"
                "  --config FILE     take port and netconnect from config.json's first net "
                "server\n"
-               "  defaults: --host 127.0.0.1 --port 11009 --timeout 5000\n");
+               "  defaults: --host 127.0.0.1 --port 11009 --timeout 5000, and the shipped\n"
+               "  config.json's netconnect (magic N%%&0, protoVersion 9, serverVersion 0)\n");
 }
 
 static int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -65,35 +67,28 @@ cli_parse_num(const char *s, unsigned long max, unsigned long *out)
     return 0;
 }
 
-/* Reads netconnect and the first net server's netport from a config.json. Returns 0 or 1
- * (message printed). */
+/* Reads netconnect and the first net server's netport from a config.json, with master's own
+ * loader, so that every spelling of netconnect.magic and every default (Firefly's
+ * DataPackProtoc(): four zero bytes, 0, 0 when netconnect says nothing) means the same here
+ * as to net. Returns 0 or 1 (master's message printed). */
 static int
 cli_load_config(cli_opts_t *o, const char *path)
 {
-    json_error_t jerr;
-    json_t *root = json_load_file(path, 0, &jerr), *nc, *srv, *v;
-    const char *name, *magic;
+    char err[1024];
+    ff_conf_t *conf = ff_conf_load(path, err, sizeof(err));
 
-    if (root == NULL) {
-        if (jerr.line > 0)
-            return cli_fail("%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
-        return cli_fail("%s", jerr.text);
-    }
-    nc = json_object_get(root, "netconnect");
-    if ((magic = json_string_value(json_object_get(nc, "magic"))) != NULL && strlen(magic) == 4)
-        memcpy(o->proto.magic, magic, 4);
-    if ((v = json_object_get(nc, "protoVersion")) != NULL)
-        o->proto.proto_version = (uint8_t)json_integer_value(v);
-    if ((v = json_object_get(nc, "serverVersion")) != NULL)
-        o->proto.server_version = (uint32_t)json_integer_value(v);
-    json_object_foreach(json_object_get(root, "servers"), name, srv)
-    {
-        if ((v = json_object_get(srv, "netport")) != NULL) {
-            o->port = (int)json_integer_value(v);
+    if (conf == NULL)
+        return cli_fail("%s", err);
+    memcpy(o->proto.magic, conf->netconnect.magic, sizeof(o->proto.magic));
+    o->proto.proto_version = conf->netconnect.proto_version;
+    o->proto.server_version = conf->netconnect.server_version;
+    for (int i = 0; i < conf->nservers; i++) {
+        if (conf->servers[i].role == FF_ROLE_NET) {
+            o->port = conf->servers[i].netport;
             break;
         }
     }
-    json_decref(root);
+    ff_conf_free(conf);
     return 0;
 }
 

@@ -30,8 +30,10 @@ typedef struct {
     size_t len;
 } ffc_msg_t;
 
-/* Firefly's defaults: magic "N%&0", protoVersion 9, serverVersion 0, maxPacket 65536.
- * Returns a static object. */
+/* The frame settings of the shipped config.json (DESIGN §4's example): magic "N%&0",
+ * protoVersion 9, serverVersion 0, maxPacket 65536. They are not net's own defaults: a config
+ * without netconnect means Firefly's DataPackProtoc(), four zero bytes, 0 and 0 (a client
+ * of such a cluster passes its own ff_frame_proto_t). Returns a static object. */
 const ff_frame_proto_t *ffc_proto_default(void);
 
 /* Connects to host:port (a name or a numeric IPv4/IPv6 address) within timeout_ms. `proto`

@@ -12,6 +12,7 @@
 
 #include "alloc.h"
 #include "bus.h"
+#include "list.h"
 #include "log.h"
 #include "map.h"
 #include "node.h"
@@ -29,6 +30,7 @@ struct ff_app_s {
 };
 
 struct ff_req_s {
+    ff_list_t link; /* in `unanswered` */
     ff_app_t *mod;
     void *origin;
     uint64_t conn;
@@ -61,6 +63,7 @@ static channel_t *channels;
 static json_t *states; /* ff_app_state: name -> object */
 static size_t nchannels;
 static size_t inflight;
+static ff_list_t unanswered = {&unanswered, &unanswered}; /* dispatched, not completed */
 static uint64_t handled;
 static unsigned load_gen;
 
@@ -235,6 +238,16 @@ ff_apphost_close(void)
     if (current != NULL)
         module_release(current);
     current = NULL;
+    /* Requests the app never answered can no longer be: they go, and the libraries they
+     * kept loaded with them. */
+    while (!ff_list_empty(&unanswered)) {
+        ff_req_t *req = ff_container_of(unanswered.next, ff_req_t, link);
+        ff_list_remove(&req->link);
+        json_decref(req->json);
+        inflight--;
+        module_release(req->mod);
+        ff_free(req);
+    }
     for (size_t i = 0; sessions.slots && i <= sessions.mask; i++)
         if (sessions.slots[i].key)
             json_decref(sessions.slots[i].value);
@@ -280,6 +293,7 @@ ff_apphost_dispatch(void *origin, uint64_t conn, uint32_t rseq, uint32_t cmd, co
     req->len = len;
     memcpy(req->body, body, len);
     req->body[len] = '\0';
+    ff_list_push(&unanswered, &req->link);
     current->refs++;
     inflight++;
     handled++;
@@ -321,6 +335,7 @@ complete(ff_req_t *req, int status, const void *body, size_t len)
     ff_app_t *m = req->mod;
 
     host_ops->respond(req->origin, req->conn, req->rseq, status, body, len);
+    ff_list_remove(&req->link);
     json_decref(req->json);
     ff_free(req);
     inflight--;

@@ -56,7 +56,8 @@ ff_app_t *ff_apphost_retain(void);
 void ff_apphost_call(ff_app_t *m, void (*fn)(void *), void *arg);
 /* Drops a reference taken by ff_apphost_retain (the module may be unloaded now). */
 void ff_apphost_release(ff_app_t *m);
-/* Unloads every library (fini first) and drops all state; for exit. */
+/* Unloads every library (fini first) and drops all state, requests the app never answered
+ * included (they are freed without a reply); for exit. */
 void ff_apphost_close(void);
 
 #endif

@@ -137,9 +137,10 @@ static const conf_field_t memcached_fields[] = {
     {.key = NULL},
 };
 
+/* The header defaults are Firefly's own, DataPackProtoc(): four zero bytes, 0, 0. */
 static const conf_field_t netconnect_fields[] = {
-    {"magic", conf_set_magic, C(netconnect.magic), .sdef = "N%&0"},
-    {"protoVersion", conf_set_u8, C(netconnect.proto_version), .max = 255, .idef = 9},
+    {"magic", conf_set_magic, C(netconnect.magic), .sdef = "\0\0\0\0"},
+    {"protoVersion", conf_set_u8, C(netconnect.proto_version), .max = 255},
     {"serverVersion", conf_set_u32, C(netconnect.server_version), .max = 4294967295LL},
     {"maxPacket", conf_set_u32, C(netconnect.max_packet), .min = 1, .max = 16777216, .idef = 65536},
     {"maxRequestsPerSecond", conf_set_int, C(netconnect.max_requests_per_s), .max = 1000000},
@@ -369,6 +370,51 @@ conf_set_bool(conf_ctx_t *cx, const conf_field_t *f, json_t *v, void *base)
     return 0;
 }
 
+/* The value of a hex digit, or -1. */
+static int
+conf_hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+        return (c | 0x20) - 'a' + 10;
+    return -1;
+}
+
+/* "hex:" and 8 hex digits into out. Returns whether s was that. */
+static bool
+conf_magic_hex(const char *s, size_t len, char out[4])
+{
+    if (len != 12 || strncmp(s, "hex:", 4) != 0)
+        return false;
+    for (int i = 0; i < 4; i++) {
+        int hi = conf_hex_digit(s[4 + 2 * i]), lo = conf_hex_digit(s[5 + 2 * i]);
+        if (hi < 0 || lo < 0)
+            return false;
+        out[i] = (char)(hi << 4 | lo);
+    }
+    return true;
+}
+
+/* An array of 4 integers 0..255 into out. Returns whether v was that. */
+static bool
+conf_magic_array(json_t *v, char out[4])
+{
+    if (!json_is_array(v) || json_array_size(v) != 4)
+        return false;
+    for (size_t i = 0; i < 4; i++) {
+        json_t *b = json_array_get(v, i);
+        if (!json_is_integer(b) || json_integer_value(b) < 0 || json_integer_value(b) > 255)
+            return false;
+        out[i] = (char)json_integer_value(b);
+    }
+    return true;
+}
+
+/* Any 4 bytes, spelt as a string of 4 bytes ("N%&0"), as "hex:" and 8 hex digits
+ * ("hex:00000000"), or as 4 byte values ([78, 37, 38, 48], like Firefly's
+ * DataPackProtoc(78, 37, 38, 48, ...)). The last two exist because a JSON string cannot
+ * hold a NUL for jansson, and Firefly's default magic is four of them. */
 static int
 conf_set_magic(conf_ctx_t *cx, const conf_field_t *f, json_t *v, void *base)
 {
@@ -377,9 +423,12 @@ conf_set_magic(conf_ctx_t *cx, const conf_field_t *f, json_t *v, void *base)
         memcpy(dst, f->sdef, 4);
         return 0;
     }
-    if (!json_is_string(v) || json_string_length(v) != 4)
-        return conf_bad(cx, f->key, "string of 4 bytes", v);
-    memcpy(dst, json_string_value(v), 4);
+    if (json_is_string(v) && json_string_length(v) == 4)
+        memcpy(dst, json_string_value(v), 4);
+    else if (!(json_is_string(v) &&
+               conf_magic_hex(json_string_value(v), json_string_length(v), dst)) &&
+             !conf_magic_array(v, dst))
+        return conf_bad(cx, f->key, "4 bytes (\"N%&0\", \"hex:4e252630\" or [78,37,38,48])", v);
     return 0;
 }
 

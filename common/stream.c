@@ -6,12 +6,22 @@
 #include "alloc.h"
 
 #define READ_CHUNK 65536
+/* A buffer left empty with more room than this is freed: a burst (a client pipelining
+ * megabytes through a link) must not pin its peak size for the life of a long-lived link. */
+#define KEEP_BYTES (256 * 1024)
 
 static ff_list_t dirty_streams;
 static uv_prepare_t flush_prepare;
 static uv_check_t flush_check;
 
 static void flush_one(ff_stream_t *s);
+
+static void
+buf_shrink(ff_buf_t *b)
+{
+    if (b->len == 0 && b->cap > KEEP_BYTES)
+        ff_buf_free(b);
+}
 
 static void
 flush_cb(void *handle)
@@ -100,10 +110,12 @@ process_input(ff_stream_t *s)
     s->in_data = 0;
     if (s->closing)
         return;
-    if (used < 0)
+    if (used < 0) {
         ff_stream_close(s, UV_EPROTO);
-    else
-        ff_buf_consume(&s->in, (size_t)used);
+        return;
+    }
+    ff_buf_consume(&s->in, (size_t)used);
+    buf_shrink(&s->in);
 }
 
 static void
@@ -112,6 +124,13 @@ read_cb(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
     ff_stream_t *s = h->data;
 
     (void)buf;
+    if (nread == UV_EOF && s->on_eof != NULL) {
+        /* A half-close: the owner decides when the stream closes. */
+        uv_read_stop(h);
+        s->eof = 1;
+        s->on_eof(s);
+        return;
+    }
     if (nread < 0) {
         ff_stream_close(s, (int)nread);
         return;
@@ -173,6 +192,7 @@ write_cb(uv_write_t *req, int status)
 
     s->writing = 0;
     s->wbuf.len = 0;
+    buf_shrink(&s->wbuf);
     if (s->closing)
         return;
     if (status < 0) {
@@ -198,6 +218,7 @@ flush_one(ff_stream_t *s)
     n = uv_try_write((uv_stream_t *)&s->tcp, &b, 1);
     if (n == (int)s->out.len) {
         s->out.len = 0;
+        buf_shrink(&s->out);
         if (s->drain_close)
             ff_stream_close(s, 0);
         return;
@@ -226,7 +247,7 @@ flush_one(ff_stream_t *s)
 void
 ff_stream_pause(ff_stream_t *s)
 {
-    if (!s->paused && !s->closing)
+    if (!s->paused && !s->closing && !s->eof)
         uv_read_stop((uv_stream_t *)&s->tcp);
     s->paused = 1;
 }
@@ -238,7 +259,7 @@ ff_stream_resume(ff_stream_t *s)
         return;
     s->paused = 0;
     process_input(s);
-    if (!s->paused && !s->closing)
+    if (!s->paused && !s->closing && !s->eof)
         uv_read_start((uv_stream_t *)&s->tcp, alloc_cb, read_cb);
 }
 

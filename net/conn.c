@@ -291,8 +291,8 @@ conn_complete(net_conn_t *c, uint32_t rseq, int status, const uint8_t *body, siz
         conn_after_complete(c);
 }
 
-/* After the in-flight count dropped: resume reading below maxPipeline, or, while
- * stopping, close the connection once nothing is in flight. */
+/* After the in-flight count dropped: resume reading below maxPipeline, or, while stopping
+ * or after the client's half-close, close the connection once nothing is in flight. */
 static void
 conn_after_complete(net_conn_t *c)
 {
@@ -300,7 +300,7 @@ conn_after_complete(net_conn_t *c)
 
     if (c->stream.closing)
         return;
-    if (draining) {
+    if (draining || c->stream.eof) {
         if (inflight == 0)
             ff_stream_close_drained(&c->stream);
         return;
@@ -442,6 +442,21 @@ conn_data_cb(ff_stream_t *s, const uint8_t *data, size_t len)
     return (long)used;
 }
 
+/* The client half-closed its socket (shutdown(SHUT_WR)): it sends nothing more but still
+ * reads. Its requests in flight complete as usual and their replies are written in order;
+ * the connection closes once the last is out (conn_after_complete), and gate hears of the
+ * loss then. A trailing incomplete frame can never complete and is dropped with it. */
+static void
+conn_eof_cb(ff_stream_t *s)
+{
+    net_conn_t *c = s->data;
+
+    ff_log(FF_LOG_DEBUG, "conn %" PRIu64 ": end of input, %" PRIu32 " requests in flight", c->id,
+           c->next_rseq - c->head);
+    if (c->next_rseq == c->head)
+        ff_stream_close_drained(s);
+}
+
 /* Logs the connections refused since the last such line, with the latest one's address. */
 static void
 conn_report_refused(uint64_t now)
@@ -517,6 +532,7 @@ net_conn_accept(uv_stream_t *server)
         ff_free(c);
         return;
     }
+    c->stream.on_eof = conn_eof_cb;
     nlive++;
     /* A refused client is accepted and closed at once, never left pending: libuv stops
      * watching the listener while an accepted socket waits for uv_accept. */

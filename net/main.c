@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <unistd.h>
 
 #include "conn.h"
@@ -13,6 +14,8 @@
 #define LISTEN_BACKLOG 1024
 /* After the stop deadline, how long the last replies get to reach their clients. */
 #define STOP_GRACE_MS 500
+/* Allocations at least this big get a mapping of their own (see main). */
+#define MMAP_THRESHOLD (128 * 1024)
 
 static uv_tcp_t listener;
 static uv_timer_t idle_timer, stop_timer;
@@ -171,5 +174,12 @@ static const ff_node_ops_t ops = {net_start, net_stop, net_reload, net_status};
 int
 main(int argc, char **argv)
 {
+#ifdef __GLIBC__
+    /* A client's replies pile up in buffers of megabytes, freed when it goes. glibc would
+     * raise its mmap threshold to the size of the first such buffer freed and from then on
+     * keep them in the heap, where freed memory mostly stays with the process: a fixed
+     * threshold gives each large buffer its own mapping, returned to the system on free. */
+    mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD);
+#endif
     return ff_node_main(argc, argv, FF_ROLE_NET, &ops);
 }

@@ -34,6 +34,9 @@ static const char config_fmt[] =
     " %s,\n"
     " \"tables\":{\"tb_user\":{\"pk\":\"id\",\"incr\":true,\"fk\":\"username\"},\n"
     "            \"tb_character\":{\"pk\":\"id\",\"incr\":true,\"fk\":\"userId\"}},\n"
+    /* The bot's default frame settings (DESIGN §4's example), not net's own defaults (a
+     * printf format: %% is one %). */
+    " \"netconnect\":{\"magic\":\"N%%&0\",\"protoVersion\":9},\n"
     " \"cluster\":{\"requestTimeout\":5000}}\n";
 
 #define BOT_MS 90000 /* a bot run's deadline */

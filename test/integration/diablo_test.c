@@ -37,6 +37,9 @@ static const char config_fmt[] =
     " \"tables\":{\"tb_user\":{\"pk\":\"id\",\"incr\":true,\"fk\":\"username\"},\n"
     "            \"tb_character\":{\"pk\":\"id\",\"incr\":true,\"fk\":\"userId\"},\n"
     "            \"tb_item\":{\"pk\":\"id\",\"incr\":true,\"fk\":\"owner\"}},\n"
+    /* Firefly's login packet below carries the sample's magic N%&0 and protoVersion 9 (a
+     * printf format: %% is one %). */
+    " \"netconnect\":{\"magic\":\"N%%&0\",\"protoVersion\":9},\n"
     " \"cluster\":{\"requestTimeout\":5000}}\n";
 
 enum { LOGIN = 101, CREATE_ROLE = 102, ENTER_GAME = 103, ENTER = 104, GAIN = 105, INFO = 106 };

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "conf.h"
 
 #define TH_NPORTS 10
 #define TH_MAX_SEEN 256
@@ -40,6 +41,7 @@ struct th_cluster_s {
     int ports[TH_NPORTS];
     json_t *conf; /* the current config.json, NULL when it is not JSON */
     ff_frame_proto_t proto;
+    bool proto_read; /* proto comes from the current config.json */
     char webhost[256];
     int webport;
     char *webtoken; /* master.webtoken (or webtokenFile's) as master started; NULL = none */
@@ -472,23 +474,46 @@ th__expand(const th_cluster_t *c, const char *t)
 static void
 th__conf_apply(th_cluster_t *c)
 {
-    json_t *m = json_object_get(c->conf, "master"), *nc = json_object_get(c->conf, "netconnect");
+    json_t *m = json_object_get(c->conf, "master");
     const char *host = json_string_value(json_object_get(m, "webhost"));
-    const char *magic = json_string_value(json_object_get(nc, "magic"));
     json_t *v;
 
     snprintf(c->webhost, sizeof(c->webhost), "%s", host != NULL ? host : "127.0.0.1");
     v = json_object_get(m, "webport");
     c->webport = json_is_integer(v) ? (int)json_integer_value(v) : c->ports[1];
-    c->proto = *ffc_proto_default();
-    if (magic != NULL && strlen(magic) == 4)
-        memcpy(c->proto.magic, magic, 4);
-    if (json_is_integer(v = json_object_get(nc, "protoVersion")))
-        c->proto.proto_version = (uint8_t)json_integer_value(v);
-    if (json_is_integer(v = json_object_get(nc, "serverVersion")))
-        c->proto.server_version = (uint32_t)json_integer_value(v);
-    if (json_is_integer(v = json_object_get(nc, "maxPacket")))
-        c->proto.max_packet = (uint32_t)json_integer_value(v);
+    c->proto_read = false;
+}
+
+/* Reads netconnect with the loader net itself uses (common/conf.c), from the directory master
+ * runs in, so that every spelling of it and every default means the same to the test's
+ * clients as to net. Done at the first connect, when files the config names (a webtokenFile)
+ * exist; a config that does not load leaves Firefly's defaults, with a diagnostic. */
+static void
+th__proto_read(th_cluster_t *c)
+{
+    char path[PATH_MAX + 16], err[PATH_MAX + 256];
+    int cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    ff_conf_t *conf = NULL;
+
+    if (c->proto_read)
+        return;
+    c->proto_read = true;
+    c->proto = (ff_frame_proto_t){.max_packet = 65536};
+    snprintf(path, sizeof(path), "%s/config.json", c->dir);
+    snprintf(err, sizeof(err), "cannot change to %s", c->dir);
+    if (cwd >= 0 && chdir(c->dir) == 0)
+        conf = ff_conf_load(path, err, sizeof(err));
+    if (cwd >= 0 && (fchdir(cwd) != 0 || close(cwd) != 0))
+        th_diag("harness: cannot go back to the working directory: %s", strerror(errno));
+    if (conf == NULL) {
+        th_diag("harness: netconnect not read, Firefly's defaults used: %s", err);
+        return;
+    }
+    memcpy(c->proto.magic, conf->netconnect.magic, sizeof(c->proto.magic));
+    c->proto.proto_version = conf->netconnect.proto_version;
+    c->proto.server_version = conf->netconnect.server_version;
+    c->proto.max_packet = conf->netconnect.max_packet;
+    ff_conf_free(conf);
 }
 
 int
@@ -1074,8 +1099,9 @@ th_master_pid(const th_cluster_t *c)
 }
 
 const ff_frame_proto_t *
-th_cluster_proto(const th_cluster_t *c)
+th_cluster_proto(th_cluster_t *c)
 {
+    th__proto_read(c);
     return &c->proto;
 }
 
@@ -1141,7 +1167,7 @@ th__net_port(const th_cluster_t *c)
 ffc_t *
 th_connect_port(th_cluster_t *c, int port)
 {
-    ffc_t *cl = ffc_connect("127.0.0.1", port, &c->proto, 5000);
+    ffc_t *cl = ffc_connect("127.0.0.1", port, th_cluster_proto(c), 5000);
 
     if (cl == NULL)
         th_ok(0, "connect to 127.0.0.1:%d: %s", port, strerror(errno));

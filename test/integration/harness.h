@@ -156,7 +156,9 @@ json_t *th_status_node(json_t *status, const char *name);
 ffc_t *th_connect(th_cluster_t *c);
 /* Same, to a given port (e.g. th_cluster_port(c, "NETPORT2")). */
 ffc_t *th_connect_port(th_cluster_t *c, int port);
-/* The frame settings of the config's netconnect section (Firefly's defaults if absent). */
-const ff_frame_proto_t *th_cluster_proto(const th_cluster_t *c);
+/* The frame settings net uses: the config's netconnect as common/conf.c reads it, so absent
+ * keys get Firefly's defaults (DataPackProtoc(): magic of four zero bytes, protoVersion 0,
+ * serverVersion 0). Read at the first call after each config write. */
+const ff_frame_proto_t *th_cluster_proto(th_cluster_t *c);
 
 #endif

@@ -157,7 +157,31 @@ static const error_case_t error_cases[] = {
          ""),
      ": servers.net324: conn id prefix clashes with servers.net269; rename one"},
     {"magic_length", CFG("", ", 'netconnect': {'magic': 'N%&'}"),
-     ": netconnect.magic: expected string of 4 bytes, got \"N%&\""},
+     ": netconnect.magic: expected 4 bytes (\"N%&0\", \"hex:4e252630\" or [78,37,38,48]), got "
+     "\"N%&\""},
+    {"magic_hex_short", CFG("", ", 'netconnect': {'magic': 'hex:0000000'}"),
+     ": netconnect.magic: expected 4 bytes (\"N%&0\", \"hex:4e252630\" or [78,37,38,48]), got "
+     "\"hex:0000000\""},
+    {"magic_hex_digit", CFG("", ", 'netconnect': {'magic': 'hex:0000000x'}"),
+     ": netconnect.magic: expected 4 bytes (\"N%&0\", \"hex:4e252630\" or [78,37,38,48]), got "
+     "\"hex:0000000x\""},
+    {"magic_hex_prefix", CFG("", ", 'netconnect': {'magic': 'HEX:00000000'}"),
+     ": netconnect.magic: expected 4 bytes (\"N%&0\", \"hex:4e252630\" or [78,37,38,48]), got "
+     "\"HEX:00000000\""},
+    {"magic_array_short", CFG("", ", 'netconnect': {'magic': [0, 0, 0]}"),
+     ": netconnect.magic: expected 4 bytes (\"N%&0\", \"hex:4e252630\" or [78,37,38,48]), got "
+     "[0,0,0]"},
+    {"magic_array_byte", CFG("", ", 'netconnect': {'magic': [0, 0, -1, 0]}"),
+     ": netconnect.magic: expected 4 bytes (\"N%&0\", \"hex:4e252630\" or [78,37,38,48]), got "
+     "[0,0,-1,0]"},
+    {"magic_array_string", CFG("", ", 'netconnect': {'magic': ['N', '%', '&', '0']}"),
+     ": netconnect.magic: expected 4 bytes (\"N%&0\", \"hex:4e252630\" or [78,37,38,48]), got "
+     "[\"N\",\"%\",\"&\",\"0\"]"},
+    {"magic_number", CFG("", ", 'netconnect': {'magic': 0}"),
+     ": netconnect.magic: expected 4 bytes (\"N%&0\", \"hex:4e252630\" or [78,37,38,48]), got "
+     "0"},
+    {"magic_nul_escape", CFG("", ", 'netconnect': {'magic': '\\u0000\\u0000\\u0000\\u0000'}"),
+     ":1:224: \\u0000 is not allowed without JSON_ALLOW_NUL"},
     {"proto_version_range", CFG("", ", 'netconnect': {'protoVersion': 256}"),
      ": netconnect.protoVersion: expected integer 0..255, got 256"},
     {"server_version_negative", CFG("", ", 'netconnect': {'serverVersion': -1}"),
@@ -325,8 +349,9 @@ test_defaults(void **state)
     assert_string_equal(conf->master.roothost, "127.0.0.1");
     assert_string_equal(conf->master.webhost, "127.0.0.1");
     assert_null(conf->master.log);
-    assert_memory_equal(conf->netconnect.magic, "N%&0", 4);
-    assert_int_equal(conf->netconnect.proto_version, 9);
+    /* Firefly's DataPackProtoc(): four zero bytes, protoVersion 0, serverVersion 0. */
+    assert_memory_equal(conf->netconnect.magic, "\0\0\0\0", 4);
+    assert_int_equal(conf->netconnect.proto_version, 0);
     assert_int_equal(conf->netconnect.server_version, 0);
     assert_int_equal(conf->netconnect.max_packet, 65536);
     assert_null(conf->db.host);
@@ -349,6 +374,43 @@ test_defaults(void **state)
     assert_int_equal(conf->db.port, 3306);
     assert_string_equal(conf->db.charset, "utf8mb4");
     assert_null(conf->db.passwd);
+    ff_conf_free(conf);
+}
+
+/* netconnect.magic in its three spellings; a section without magic gets four zero bytes. */
+static void
+test_magic(void **state)
+{
+    static const struct {
+        const char *value;
+        char want[4];
+    } cases[] = {
+        {"'N%&0'", "N%&0"},
+        {"'hex:4e252630'", "N%&0"},
+        {"'hex:4E252630'", "N%&0"},
+        {"'hex:00000000'", {0, 0, 0, 0}},
+        {"'hex:ff00A501'", {(char)0xff, 0, (char)0xa5, 1}},
+        {"[78, 37, 38, 48]", "N%&0"},
+        {"[0, 0, 0, 0]", {0, 0, 0, 0}},
+        {"[255, 0, 128, 1]", {(char)0xff, 0, (char)0x80, 1}},
+        {"'hex:'", "hex:"}, /* 4 bytes: a magic, not a prefix */
+    };
+    char json[512], path[32], err[512];
+    ff_conf_t *conf;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        snprintf(json, sizeof(json), CFG("", ", 'netconnect': {'magic': %s}"), cases[i].value);
+        conf = load(json, path, err, sizeof(err));
+        if (conf == NULL)
+            fail_msg("%s: %s", cases[i].value, err);
+        assert_memory_equal(conf->netconnect.magic, cases[i].want, 4);
+        ff_conf_free(conf);
+    }
+    conf = load(CFG("", ", 'netconnect': {'protoVersion': 9}"), path, err, sizeof(err));
+    assert_non_null(conf);
+    assert_memory_equal(conf->netconnect.magic, "\0\0\0\0", 4);
+    assert_int_equal(conf->netconnect.proto_version, 9);
     ff_conf_free(conf);
 }
 
@@ -451,7 +513,7 @@ static const struct CMUnitTest fixed_tests[] = {
     cmocka_unit_test(test_defaults),      cmocka_unit_test(test_role_inference),
     cmocka_unit_test(test_server_lookup), cmocka_unit_test(test_relative_app),
     cmocka_unit_test(test_cannot_open),   cmocka_unit_test(test_net_id),
-    cmocka_unit_test(test_role_names),
+    cmocka_unit_test(test_role_names),    cmocka_unit_test(test_magic),
 };
 
 #define NFIXED (sizeof(fixed_tests) / sizeof(fixed_tests[0]))
