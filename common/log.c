@@ -12,6 +12,7 @@
 int ff_log_level = FF_LOG_INFO;
 static char log_name[64] = "firefly";
 static FILE *log_file;
+static int log_fd = 2;
 
 int
 ff_log_init(const char *name, const char *path, int level)
@@ -31,7 +32,20 @@ ff_log_init(const char *name, const char *path, int level)
             log_file = f;
     }
     setvbuf(log_file, NULL, _IOLBF, 0);
+    log_fd = fileno(log_file);
     return rc;
+}
+
+int
+ff_log_fd(void)
+{
+    return log_fd;
+}
+
+const char *
+ff_log_name(void)
+{
+    return log_name;
 }
 
 int

@@ -5,7 +5,10 @@
  * The secret: master forks every node with `--secret-fd N`, a pipe holding the node's
  * FF_BUS_TOKEN-byte token and then the cluster secret, so that neither is on a command
  * line or in an environment. A node started by hand has no token (master will not bind its
- * control link) and takes the secret from master.secret / master.secretFile. */
+ * control link) and takes the secret from master.secret / master.secretFile.
+ *
+ * Crashes: master also hands each node `--crash-fd N`, the write end of a pipe that master
+ * reads when it reaps the node; the crash handler (crash.c) writes its record there. */
 #include "node.h"
 
 #include <errno.h>
@@ -18,6 +21,7 @@
 
 #include "alloc.h"
 #include "bus.h"
+#include "crash.h"
 #include "log.h"
 #include "stream.h"
 
@@ -29,7 +33,7 @@ static const ff_node_ops_t *node_ops;
 static ff_link_t *control;
 static bool node_is_ready, node_stopping;
 static char *conf_path, *node_name;
-static int secret_fd = -1;
+static int secret_fd = -1, crash_fd = -1;
 static uint8_t node_token[FF_BUS_TOKEN];
 static bool have_token;
 static uv_signal_t sigterm, sigint;
@@ -164,6 +168,7 @@ parse_args(int argc, char **argv)
     static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
                                          {"name", required_argument, NULL, 'n'},
                                          {"secret-fd", required_argument, NULL, 's'},
+                                         {"crash-fd", required_argument, NULL, 'k'},
                                          {0}};
     char *end;
     int c;
@@ -174,6 +179,8 @@ parse_args(int argc, char **argv)
         else if (c == 'n')
             node_name = optarg;
         else if (c == 's' && (secret_fd = (int)strtol(optarg, &end, 10)) >= 0 && *end == '\0')
+            continue;
+        else if (c == 'k' && (crash_fd = (int)strtol(optarg, &end, 10)) >= 0 && *end == '\0')
             continue;
         else
             return -1;
@@ -260,7 +267,8 @@ ff_node_main(int argc, char **argv, ff_role_t role, const ff_node_ops_t *ops)
     int rc;
 
     if (parse_args(argc, argv) < 0) {
-        fprintf(stderr, "usage: %s --config FILE --name NAME [--secret-fd N]\n", argv[0]);
+        fprintf(stderr, "usage: %s --config FILE --name NAME [--secret-fd N] [--crash-fd N]\n",
+                argv[0]);
         return 1;
     }
     if (load_config(argv[0], role) < 0 || node_auth(argv[0]) < 0)
@@ -269,6 +277,9 @@ ff_node_main(int argc, char **argv, ff_role_t role, const ff_node_ops_t *ops)
     rc = ff_log_init(ff_self->name, ff_self->log, ff_conf->cluster.log_level);
     if (rc < 0)
         ff_log(FF_LOG_WARN, "cannot open log %s: %s; using stderr", ff_self->log, strerror(-rc));
+    rc = ff_crash_install(crash_fd);
+    if (rc < 0)
+        ff_log(FF_LOG_WARN, "cannot install the crash handler: %s", strerror(-rc));
     signal(SIGPIPE, SIG_IGN);
     ff_loop = uv_default_loop();
     ff_stream_loop_init(ff_loop);
