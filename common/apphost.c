@@ -109,7 +109,7 @@ ff_app_log(int level, const char *fmt, ...)
     if (level < ff_log_level)
         return;
     if (fmt == NULL) {
-        ff_log_write(FF_LOG_WARN, "app: ff_app_log: fmt is NULL; nothing logged");
+        ff__apphost_warn("ff_app_log: fmt is NULL%s; nothing logged", ff__apphost_running());
         return;
     }
     va_start(ap, fmt);
