@@ -1,21 +1,40 @@
-/* apphost: app loading and hot reload, dispatch, replies, pushes, sessions, channels and
- * timers for the app running inside a node (the implementation of firefly/app.h). */
+/* apphost: app loading and hot reload, dispatch, replies, pushes, session binding, timers
+ * and the app's log for the app running inside a node (the implementation of firefly/app.h;
+ * sessions values, channels and ff_app_state are in appstate.c).
+ *
+ * An app's mistakes must not take the node down with every session on it. Every call checks
+ * its pointers, and a request pointer is looked up before it is used: the node knows the
+ * requests in flight and, as tombstones, the last APPHOST_GRAVES completed ones (their
+ * bodies freed), so that a second completion is recognised and named rather than being a
+ * double free. A pointer older than that is simply unknown; one that malloc has since handed
+ * to a new request cannot be told apart, which is why the tombstones are kept. The WARN lines
+ * for mistakes are rate-limited, so that a mistake on a hot path does not flood the log. */
 #include "apphost.h"
 
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <uv.h>
 
 #include "alloc.h"
+#include "appstate.h"
 #include "bus.h"
+#include "crash.h"
 #include "list.h"
 #include "log.h"
 #include "map.h"
 #include "node.h"
+
+#define APPHOST_GRAVES 1024    /* completed requests remembered, to name a second completion */
+#define APPHOST_WARNS_PER_S 20 /* WARN lines about app mistakes per second; the rest counted */
+
+_Static_assert((int)FF_APP_LOG_DEBUG == (int)FF_LOG_DEBUG &&
+                   (int)FF_APP_LOG_ERROR == (int)FF_LOG_ERROR,
+               "ff_app_log levels are the log's");
 
 struct ff_app_s {
     void *dl;
@@ -27,18 +46,22 @@ struct ff_app_s {
     ff_conn_lost_fn lost;
     int refs; /* in-flight requests and pending timers, plus 1 while current */
     char *path;
+    char *label;   /* for the crash line: "PATH, copied to TMP" (frames name the copy) */
+    bool in_init;  /* ff_app_handle's refusals fail the load */
+    char err[256]; /* the first refusal during init */
 };
 
 struct ff_req_s {
-    ff_list_t link; /* in `unanswered` */
-    ff_app_t *mod;
+    ff_list_t link; /* in `unanswered` until completed */
+    ff_app_t *mod;  /* NULL once completed */
     void *origin;
     uint64_t conn;
     uint32_t rseq, cmd;
     json_t *json;
     bool json_tried;
+    const char *done_by; /* the call that completed it; NULL while in flight */
     size_t len;
-    uint8_t body[];
+    uint8_t *body;
 };
 
 typedef struct {
@@ -48,24 +71,21 @@ typedef struct {
     ff_app_t *mod;
 } app_timer_t;
 
-typedef struct {
-    char *name;
-    uint64_t *members;
-    size_t n, cap;
-} channel_t;
-
 static const ff_apphost_ops_t *host_ops;
 static char *host_name;
 static ff_app_t *current;
-static ff_app_t *active;  /* the module whose code is running now */
-static ff_map_t sessions; /* conn -> json_t object of session values */
-static channel_t *channels;
-static json_t *states; /* ff_app_state: name -> object */
-static size_t nchannels;
+static ff_app_t *active; /* the module whose code is running now */
 static size_t inflight;
 static ff_list_t unanswered = {&unanswered, &unanswered}; /* dispatched, not completed */
 static uint64_t handled;
 static unsigned load_gen;
+static ff_map_t reqs; /* request address -> request: in flight, or among the graves */
+static ff_req_t *graves[APPHOST_GRAVES];
+static size_t grave_next;
+static struct {
+    uint64_t second;
+    unsigned count, dropped;
+} warns;
 
 void
 ff_apphost_init(const char *node_name, const ff_apphost_ops_t *ops)
@@ -80,6 +100,61 @@ ff_node_name(void)
     return host_name;
 }
 
+/* ---- the app's log and its mistakes ------------------------------------------------ */
+
+void
+ff_app_log(int level, const char *fmt, ...)
+{
+    char text[1536];
+    va_list ap;
+
+    level = level < FF_LOG_DEBUG ? FF_LOG_DEBUG : level > FF_LOG_ERROR ? FF_LOG_ERROR : level;
+    if (level < ff_log_level)
+        return;
+    if (fmt == NULL) {
+        ff__apphost_warn("ff_app_log: fmt is NULL%s; nothing logged", ff__apphost_running());
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    ff_log_write(level, "app: %s", text);
+}
+
+/* " in command 42", " in an app timer", ...: what the node is running now. */
+const char *
+ff__apphost_running(void)
+{
+    static char where[64];
+    ff_crash_where(where, sizeof(where));
+    return where;
+}
+
+/* One WARN about an app's mistake, at most APPHOST_WARNS_PER_S a second; the first line of
+ * the next second says how many were left out. */
+void
+ff__apphost_warn(const char *fmt, ...)
+{
+    uint64_t second = ff_loop != NULL ? uv_now(ff_loop) / 1000 : 0;
+    char text[512];
+    va_list ap;
+
+    if (second != warns.second) {
+        if (warns.dropped > 0)
+            ff_log(FF_LOG_WARN, "app: %u more warnings about app mistakes left out", warns.dropped);
+        warns.second = second;
+        warns.count = warns.dropped = 0;
+    }
+    if (++warns.count > APPHOST_WARNS_PER_S) {
+        warns.dropped++;
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    ff_log(FF_LOG_WARN, "app: %s", text);
+}
+
 /* ---- modules ----------------------------------------------------------------------- */
 
 static void
@@ -87,15 +162,19 @@ module_free(ff_app_t *m, bool call_fini)
 {
     if (call_fini && m->desc->fini) {
         ff_app_t *saved = active;
+        ff_crash_ctx_t ctx = ff_crash_enter(FF_CRASH_FINI, 0, m->label);
+
         active = m;
         m->desc->fini(m);
         active = saved;
+        ff_crash_leave(ctx);
     }
     dlclose(m->dl);
     ff_map_clear(&m->index);
     ff_free(m->cmds);
     ff_free(m->fns);
     ff_free(m->path);
+    ff_free(m->label);
     ff_free(m);
 }
 
@@ -138,16 +217,34 @@ copy_file(const char *src, const char *dst)
     return rc;
 }
 
-static void *
-open_copy(const char *path, char *err, size_t errlen)
+/* dlerror()'s text about the private copy `tmp`, told about the user's file `path`: the copy
+ * is gone by now and means nothing to the app's author. */
+static void
+dl_error(const char *path, const char *tmp, char *err, size_t errlen)
 {
-    char tmp[512];
+    const char *msg = dlerror(), *at;
+    size_t n = strlen(tmp);
+
+    if (msg == NULL)
+        msg = "dlopen failed";
+    if (strncmp(msg, tmp, n) == 0 && strncmp(msg + n, ": ", 2) == 0)
+        msg += n + 2; /* "TMP: undefined symbol: x" */
+    if ((at = strstr(msg, tmp)) != NULL)
+        snprintf(err, errlen, "%s: %.*s%s%s", path, (int)(at - msg), msg, path, at + n);
+    else
+        snprintf(err, errlen, "%s: %s", path, msg);
+}
+
+/* dlopens a private copy of path, named in tmp. */
+static void *
+open_copy(const char *path, char *tmp, size_t tmplen, char *err, size_t errlen)
+{
     const char *dir = getenv("TMPDIR");
     void *dl;
     int rc;
 
-    snprintf(tmp, sizeof(tmp), "%s/ff-%s-%d-%u.so", dir && *dir ? dir : "/tmp", host_name,
-             (int)getpid(), load_gen++);
+    snprintf(tmp, tmplen, "%s/ff-%s-%d-%u.so", dir && *dir ? dir : "/tmp", host_name, (int)getpid(),
+             load_gen++);
     rc = copy_file(path, tmp);
     if (rc < 0) {
         snprintf(err, errlen, "%s: %s", path, strerror(-rc));
@@ -157,33 +254,72 @@ open_copy(const char *path, char *err, size_t errlen)
     dl = dlopen(tmp, RTLD_NOW | RTLD_LOCAL);
     unlink(tmp);
     if (dl == NULL)
-        snprintf(err, errlen, "%s: %s", path, dlerror());
+        dl_error(path, tmp, err, errlen);
     return dl;
+}
+
+/* Why the module descriptor cannot be used, or NULL. */
+static const char *
+desc_refusal(const ff_app_module_t *desc, char *why, size_t len)
+{
+    if (desc == NULL)
+        return "no ff_app_module symbol (is FF_APP_MODULE(init, fini) in one of its files?)";
+    if (desc->abi != FF_APP_ABI) {
+        snprintf(why, len,
+                 "built for app ABI version %d, but this node runs version %d: rebuild it "
+                 "against this firefly/app.h",
+                 desc->abi, FF_APP_ABI);
+        return why;
+    }
+    if (desc->init == NULL)
+        return "its FF_APP_MODULE has no init function";
+    return NULL;
+}
+
+/* Runs the module's init; returns 0, or -1 with the reason in err (init's non-zero status, or
+ * the first registration it made that ff_app_handle refused). */
+static int
+module_init(ff_app_t *m, const char *path, char *err, size_t errlen)
+{
+    ff_app_t *saved = active;
+    ff_crash_ctx_t ctx = ff_crash_enter(FF_CRASH_INIT, 0, m->label);
+    int rc;
+
+    active = m;
+    m->in_init = true;
+    rc = m->desc->init(m);
+    m->in_init = false;
+    active = saved;
+    ff_crash_leave(ctx);
+    if (m->err[0] != '\0')
+        snprintf(err, errlen, "%s: init: %s", path, m->err);
+    else if (rc != 0)
+        snprintf(err, errlen, "%s: init failed (%d)", path, rc);
+    return m->err[0] != '\0' || rc != 0 ? -1 : 0;
 }
 
 int
 ff_apphost_load(const char *path, char *err, size_t errlen)
 {
-    ff_app_t *m = ff_calloc(1, sizeof(*m)), *saved = active;
-    int rc;
+    ff_app_t *m = ff_calloc(1, sizeof(*m));
+    const char *why;
+    char buf[160], tmp[512];
+    size_t n;
 
-    m->dl = open_copy(path, err, errlen);
+    m->dl = open_copy(path, tmp, sizeof(tmp), err, errlen);
     if (m->dl == NULL)
         goto fail;
     m->desc = dlsym(m->dl, "ff_app_module");
-    if (m->desc == NULL || m->desc->abi != FF_APP_ABI) {
-        snprintf(err, errlen, "%s: %s", path,
-                 m->desc ? "built for another ABI version (rebuild it against firefly/app.h)"
-                         : "no ff_app_module (missing FF_APP_MODULE)");
+    if ((why = desc_refusal(m->desc, buf, sizeof(buf))) != NULL) {
+        snprintf(err, errlen, "%s: %s", path, why);
         goto fail_dl;
     }
     m->path = ff_strdup(path);
+    n = strlen(path) + strlen(tmp) + sizeof(", copied to ");
+    m->label = ff_malloc(n);
+    snprintf(m->label, n, "%s, copied to %s", path, tmp);
     m->refs = 1;
-    active = m;
-    rc = m->desc->init(m);
-    active = saved;
-    if (rc != 0) {
-        snprintf(err, errlen, "%s: init failed (%d)", path, rc);
+    if (module_init(m, path, err, errlen) < 0) {
         module_free(m, false);
         return -1;
     }
@@ -199,11 +335,35 @@ fail:
     return -1;
 }
 
+/* A registration ff_app_handle refuses: during init the load fails with the first reason;
+ * later (an app registering from a handler) it is a WARN. Returns -1. */
+static int
+handle_refused(ff_app_t *app, uint32_t cmd, const char *why)
+{
+    char text[200];
+
+    snprintf(text, sizeof(text), "ff_app_handle(command %u = 0x%08x): %s", cmd, cmd, why);
+    if (app != NULL && app->in_init) {
+        if (app->err[0] == '\0')
+            snprintf(app->err, sizeof(app->err), "%s", text);
+    } else {
+        ff__apphost_warn("%s%s; ignored", text, ff__apphost_running());
+    }
+    return -1;
+}
+
 int
 ff_app_handle(ff_app_t *app, uint32_t cmd, ff_handler_fn fn)
 {
+    if (app == NULL)
+        return handle_refused(app, cmd, "app is NULL");
+    if (fn == NULL)
+        return handle_refused(app, cmd, "the handler is NULL");
+    if (cmd >= FF_APP_CMD_RESERVED)
+        return handle_refused(app, cmd,
+                              "command ids from 0xFFFF0000 up are reserved for the framework");
     if (ff_map_get(&app->index, (uint64_t)cmd + 1) != NULL)
-        return -1;
+        return handle_refused(app, cmd, "the command already has a handler");
     app->cmds = ff_realloc(app->cmds, (app->ncmds + 1) * sizeof(*app->cmds));
     app->fns = ff_realloc(app->fns, (app->ncmds + 1) * sizeof(*app->fns));
     app->cmds[app->ncmds] = cmd;
@@ -216,6 +376,10 @@ ff_app_handle(ff_app_t *app, uint32_t cmd, ff_handler_fn fn)
 void
 ff_app_on_conn_lost(ff_app_t *app, ff_conn_lost_fn fn)
 {
+    if (app == NULL) {
+        ff__apphost_warn("ff_app_on_conn_lost: app is NULL%s; ignored", ff__apphost_running());
+        return;
+    }
     app->lost = fn;
 }
 
@@ -243,44 +407,45 @@ ff_apphost_close(void)
     while (!ff_list_empty(&unanswered)) {
         ff_req_t *req = ff_container_of(unanswered.next, ff_req_t, link);
         ff_list_remove(&req->link);
+        ff_map_del(&reqs, (uint64_t)(uintptr_t)req);
         json_decref(req->json);
+        ff_free(req->body);
         inflight--;
         module_release(req->mod);
         ff_free(req);
     }
-    for (size_t i = 0; sessions.slots && i <= sessions.mask; i++)
-        if (sessions.slots[i].key)
-            json_decref(sessions.slots[i].value);
-    ff_map_clear(&sessions);
-    for (size_t i = 0; i < nchannels; i++) {
-        ff_free(channels[i].name);
-        ff_free(channels[i].members);
+    ff__appstate_close();
+    for (size_t i = 0; i < APPHOST_GRAVES; i++) {
+        if (graves[i] != NULL)
+            ff_map_del(&reqs, (uint64_t)(uintptr_t)graves[i]);
+        ff_free(graves[i]);
+        graves[i] = NULL;
     }
-    ff_free(channels);
-    channels = NULL;
-    nchannels = 0;
-    json_decref(states);
-    states = NULL;
+    if (reqs.count == 0)
+        ff_map_clear(&reqs);
     ff_free(host_name);
     host_name = NULL;
 }
 
 /* ---- requests ---------------------------------------------------------------------- */
 
-/* Runs app code of module m with `active` pointing at it (for timers it starts). */
-#define WITH_ACTIVE(m, stmt)                                                                       \
+/* Runs app code of module m with `active` pointing at it (for timers it starts), telling
+ * the crash handler what runs. */
+#define WITH_ACTIVE(m, kind, cmd, stmt)                                                            \
     do {                                                                                           \
         ff_app_t *saved_ = active;                                                                 \
+        ff_crash_ctx_t ctx_ = ff_crash_enter((kind), (cmd), (m)->label);                           \
         active = (m);                                                                              \
         stmt;                                                                                      \
         active = saved_;                                                                           \
+        ff_crash_leave(ctx_);                                                                      \
     } while (0)
 
 void
 ff_apphost_dispatch(void *origin, uint64_t conn, uint32_t rseq, uint32_t cmd, const uint8_t *body,
                     size_t len)
 {
-    ff_req_t *req = ff_malloc(sizeof(*req) + len + 1);
+    ff_req_t *req = ff_calloc(1, sizeof(*req));
     size_t i = (size_t)(uintptr_t)ff_map_get(&current->index, (uint64_t)cmd + 1) - 1;
 
     req->mod = current;
@@ -288,91 +453,206 @@ ff_apphost_dispatch(void *origin, uint64_t conn, uint32_t rseq, uint32_t cmd, co
     req->conn = conn;
     req->rseq = rseq;
     req->cmd = cmd;
-    req->json = NULL;
-    req->json_tried = false;
     req->len = len;
+    req->body = ff_malloc(len + 1);
     memcpy(req->body, body, len);
     req->body[len] = '\0';
     ff_list_push(&unanswered, &req->link);
+    ff_map_set(&reqs, (uint64_t)(uintptr_t)req, req);
     current->refs++;
     inflight++;
     handled++;
-    WITH_ACTIVE(req->mod, req->mod->fns[i](req));
+    WITH_ACTIVE(req->mod, FF_CRASH_COMMAND, cmd, req->mod->fns[i](req));
+}
+
+/* The request behind an app's pointer when the node knows it (in flight or completed not
+ * long ago), else NULL after a WARN naming the call. Never dereferences an unknown pointer. */
+static ff_req_t *
+req_known(const ff_req_t *req, const char *call)
+{
+    ff_req_t *r;
+
+    if (req == NULL) {
+        ff__apphost_warn("%s: req is NULL%s; ignored", call, ff__apphost_running());
+        return NULL;
+    }
+    r = ff_map_get(&reqs, (uint64_t)(uintptr_t)req);
+    if (r == NULL)
+        ff__apphost_warn("%s: %p is not a request of this node (completed long ago?)%s; ignored",
+                         call, (const void *)req, ff__apphost_running());
+    return r;
+}
+
+/* The request when it is in flight, else NULL after a WARN naming the call and command. */
+static ff_req_t *
+req_live(const ff_req_t *req, const char *call)
+{
+    ff_req_t *r = req_known(req, call);
+
+    if (r != NULL && r->done_by != NULL) {
+        ff__apphost_warn("%s: the request for command %u was already completed by %s; ignored",
+                         call, r->cmd, r->done_by);
+        return NULL;
+    }
+    return r;
 }
 
 uint32_t
 ff_req_cmd(const ff_req_t *req)
 {
-    return req->cmd;
+    ff_req_t *r = req_known(req, "ff_req_cmd");
+    return r ? r->cmd : 0;
 }
 
 ff_conn_t
 ff_req_conn(const ff_req_t *req)
 {
-    return req->conn;
+    ff_req_t *r = req_known(req, "ff_req_conn");
+    return r ? r->conn : 0;
 }
 
 const uint8_t *
 ff_req_body(const ff_req_t *req, size_t *len)
 {
-    *len = req->len;
-    return req->body;
+    ff_req_t *r = req_live(req, "ff_req_body");
+
+    if (r != NULL && len == NULL) {
+        ff__apphost_warn("ff_req_body: len is NULL (command %u); returned NULL", r->cmd);
+        return NULL;
+    }
+    if (len != NULL)
+        *len = r ? r->len : 0;
+    return r ? r->body : NULL;
 }
 
 json_t *
 ff_req_json(ff_req_t *req)
 {
-    if (!req->json_tried) {
-        req->json_tried = true;
-        req->json = json_loadb((const char *)req->body, req->len, 0, NULL);
+    ff_req_t *r = req_live(req, "ff_req_json");
+
+    if (r != NULL && !r->json_tried) {
+        r->json_tried = true;
+        r->json = json_loadb((const char *)r->body, r->len, 0, NULL);
     }
-    return req->json;
+    return r ? r->json : NULL;
+}
+
+/* Keeps a completed request as a tombstone; the oldest one goes. */
+static void
+grave_add(ff_req_t *req)
+{
+    ff_req_t *old = graves[grave_next];
+
+    if (old != NULL) {
+        ff_map_del(&reqs, (uint64_t)(uintptr_t)old);
+        ff_free(old);
+    }
+    graves[grave_next] = req;
+    grave_next = (grave_next + 1) % APPHOST_GRAVES;
 }
 
 static void
-complete(ff_req_t *req, int status, const void *body, size_t len)
+complete(ff_req_t *req, const char *call, int status, const void *body, size_t len)
 {
     ff_app_t *m = req->mod;
 
     host_ops->respond(req->origin, req->conn, req->rseq, status, body, len);
     ff_list_remove(&req->link);
     json_decref(req->json);
-    ff_free(req);
+    req->json = NULL;
+    ff_free(req->body);
+    req->body = NULL;
+    req->mod = NULL;
+    req->done_by = call;
+    grave_add(req);
     inflight--;
     module_release(m);
 }
 
-void
-ff_reply_raw(ff_req_t *req, const void *body, size_t len)
-{
-    complete(req, FF_BUS_OK, body, len);
-}
-
-void
-ff_reply_json(ff_req_t *req, json_t *body)
-{
-    char *text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
-
-    complete(req, FF_BUS_OK, text, text ? strlen(text) : 0);
-    free(text);
-    json_decref(body);
-}
-
-void
-ff_reply_none(ff_req_t *req)
-{
-    complete(req, FF_BUS_NOREPLY, NULL, 0);
-}
-
-void
-ff_reply_error(ff_req_t *req, int code, const char *message)
+static void
+complete_error(ff_req_t *req, const char *call, int code, const char *message)
 {
     json_t *j = json_pack("{s:{s:i,s:s}}", "error", "code", code, "message", message);
     char *text = json_dumps(j, JSON_COMPACT);
 
-    complete(req, FF_BUS_ERROR, text, strlen(text));
+    complete(req, call, FF_BUS_ERROR, text, strlen(text));
     free(text);
     json_decref(j);
+}
+
+/* An argument the call cannot use: the request is answered with error 500 so that its
+ * client is not left waiting for the timeout. Returns -1. */
+static int
+complete_refused(ff_req_t *req, const char *call, const char *why)
+{
+    char msg[64];
+
+    ff__apphost_warn("%s: %s (command %u); answered with error 500", call, why, req->cmd);
+    snprintf(msg, sizeof(msg), "the handler of command %u failed", req->cmd);
+    complete_error(req, call, FF_ERR_APP, msg);
+    return -1;
+}
+
+int
+ff_reply_raw(ff_req_t *req, const void *body, size_t len)
+{
+    ff_req_t *r = req_live(req, "ff_reply_raw");
+    char why[64];
+
+    if (r == NULL)
+        return -1;
+    if (body == NULL && len > 0) {
+        snprintf(why, sizeof(why), "body is NULL with len = %zu", len);
+        return complete_refused(r, "ff_reply_raw", why);
+    }
+    complete(r, "ff_reply_raw", FF_BUS_OK, body, len);
+    return 0;
+}
+
+int
+ff_reply_json(ff_req_t *req, json_t *body)
+{
+    ff_req_t *r = req_live(req, "ff_reply_json");
+    char *text = r && body ? json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    int rc = -1;
+
+    json_decref(body);
+    if (r == NULL)
+        return -1;
+    if (body == NULL) {
+        rc = complete_refused(r, "ff_reply_json", "body is NULL (did json_pack fail?)");
+    } else if (text == NULL) {
+        rc = complete_refused(r, "ff_reply_json", "body cannot be encoded as JSON");
+    } else {
+        complete(r, "ff_reply_json", FF_BUS_OK, text, strlen(text));
+        rc = 0;
+    }
+    free(text);
+    return rc;
+}
+
+int
+ff_reply_none(ff_req_t *req)
+{
+    ff_req_t *r = req_live(req, "ff_reply_none");
+
+    if (r == NULL)
+        return -1;
+    complete(r, "ff_reply_none", FF_BUS_NOREPLY, NULL, 0);
+    return 0;
+}
+
+int
+ff_reply_error(ff_req_t *req, int code, const char *message)
+{
+    ff_req_t *r = req_live(req, "ff_reply_error");
+
+    if (r == NULL)
+        return -1;
+    if (message == NULL)
+        return complete_refused(r, "ff_reply_error", "message is NULL");
+    complete_error(r, "ff_reply_error", code, message);
+    return 0;
 }
 
 size_t
@@ -387,21 +667,53 @@ ff_apphost_handled(void)
     return handled;
 }
 
-void
-ff_push(const ff_conn_t *conns, size_t n, uint32_t cmd, const void *body, size_t len)
+/* Whether the array p of `len` items can be read: p may be NULL only when len is 0. WARNs
+ * naming the call and the arguments (`what`, `lenname`). */
+bool
+ff__apphost_bytes_ok(const char *call, const void *p, size_t len, const char *what,
+                     const char *lenname)
 {
-    if (n > 0)
-        host_ops->push(conns, n, cmd, body, len);
+    if (p != NULL || len == 0)
+        return true;
+    ff__apphost_warn("%s: %s is NULL with %s = %zu%s; ignored", call, what, lenname, len,
+                     ff__apphost_running());
+    return false;
 }
 
-void
+bool
+ff__apphost_name_ok(const char *call, const char *what, const char *name)
+{
+    if (name != NULL)
+        return true;
+    ff__apphost_warn("%s: %s is NULL%s; ignored", call, what, ff__apphost_running());
+    return false;
+}
+
+int
+ff_push(const ff_conn_t *conns, size_t n, uint32_t cmd, const void *body, size_t len)
+{
+    if (!ff__apphost_bytes_ok("ff_push", conns, n, "conns", "n") ||
+        !ff__apphost_bytes_ok("ff_push", body, len, "body", "len"))
+        return -1;
+    if (n > 0)
+        host_ops->push(conns, n, cmd, body, len);
+    return 0;
+}
+
+int
 ff_push_json(const ff_conn_t *conns, size_t n, uint32_t cmd, json_t *body)
 {
-    char *text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    int rc = -1;
 
-    ff_push(conns, n, cmd, text, text ? strlen(text) : 0);
+    if (text == NULL)
+        ff__apphost_warn("ff_push_json: body is %s (topic %u)%s; ignored",
+                         body ? "not encodable as JSON" : "NULL", cmd, ff__apphost_running());
+    else
+        rc = ff_push(conns, n, cmd, text, strlen(text));
     free(text);
     json_decref(body);
+    return rc;
 }
 
 /* ---- sessions ---------------------------------------------------------------------- */
@@ -425,184 +737,12 @@ ff_session_unbind(ff_conn_t conn)
 }
 
 void
-ff_session_set(ff_conn_t conn, const char *key, const char *value)
-{
-    json_t *s = ff_map_get(&sessions, conn);
-
-    if (s == NULL) {
-        if (value == NULL)
-            return;
-        s = json_object();
-        ff_map_set(&sessions, conn, s);
-    }
-    if (value != NULL)
-        json_object_set_new(s, key, json_string(value));
-    else
-        json_object_del(s, key);
-}
-
-const char *
-ff_session_get(ff_conn_t conn, const char *key)
-{
-    json_t *s = ff_map_get(&sessions, conn);
-    return s ? json_string_value(json_object_get(s, key)) : NULL;
-}
-
-size_t
-ff_apphost_sessions(void)
-{
-    return sessions.count;
-}
-
-/* Adds conn to the set and the array unless the set has it. */
-static void
-known_add(ff_map_t *seen, uint64_t *out, size_t *n, uint64_t conn)
-{
-    if (ff_map_get(seen, conn) != NULL)
-        return;
-    ff_map_set(seen, conn, (void *)1);
-    out[(*n)++] = conn;
-}
-
-uint64_t *
-ff_apphost_known_conns(size_t *n)
-{
-    size_t cap = sessions.count;
-    ff_map_t seen = {0};
-    uint64_t *out;
-
-    for (size_t i = 0; i < nchannels; i++)
-        cap += channels[i].n;
-    *n = 0;
-    if (cap == 0)
-        return NULL;
-    out = ff_malloc(cap * sizeof(*out));
-    for (size_t i = 0; sessions.slots && i <= sessions.mask; i++)
-        if (sessions.slots[i].key)
-            known_add(&seen, out, n, sessions.slots[i].key);
-    for (size_t i = 0; i < nchannels; i++)
-        for (size_t k = 0; k < channels[i].n; k++)
-            known_add(&seen, out, n, channels[i].members[k]);
-    ff_map_clear(&seen);
-    return out;
-}
-
-json_t *
-ff_app_state(const char *name)
-{
-    json_t *state;
-
-    if (states == NULL)
-        states = json_object();
-    if ((state = json_object_get(states, name)) == NULL) {
-        state = json_object();
-        json_object_set_new(states, name, state);
-    }
-    return state;
-}
-
-/* ---- channels ---------------------------------------------------------------------- */
-
-static channel_t *
-channel_find(const char *name)
-{
-    for (size_t i = 0; i < nchannels; i++)
-        if (strcmp(channels[i].name, name) == 0)
-            return &channels[i];
-    return NULL;
-}
-
-void
-ff_channel_join(const char *name, ff_conn_t conn)
-{
-    channel_t *c = channel_find(name);
-
-    if (c == NULL) {
-        channels = ff_realloc(channels, (nchannels + 1) * sizeof(*channels));
-        c = &channels[nchannels++];
-        memset(c, 0, sizeof(*c));
-        c->name = ff_strdup(name);
-    }
-    for (size_t i = 0; i < c->n; i++)
-        if (c->members[i] == conn)
-            return;
-    if (c->n == c->cap) {
-        c->cap = c->cap ? c->cap * 2 : 8;
-        c->members = ff_realloc(c->members, c->cap * sizeof(*c->members));
-    }
-    c->members[c->n++] = conn;
-}
-
-static void
-channel_remove(channel_t *c, ff_conn_t conn)
-{
-    for (size_t i = 0; i < c->n; i++) {
-        if (c->members[i] == conn) {
-            memmove(&c->members[i], &c->members[i + 1], (c->n - i - 1) * sizeof(*c->members));
-            c->n--;
-            break;
-        }
-    }
-    if (c->n == 0) {
-        ff_free(c->name);
-        ff_free(c->members);
-        *c = channels[--nchannels];
-    }
-}
-
-void
-ff_channel_leave(const char *name, ff_conn_t conn)
-{
-    channel_t *c = channel_find(name);
-    if (c != NULL)
-        channel_remove(c, conn);
-}
-
-size_t
-ff_channel_members(const char *name, ff_conn_t *out, size_t max)
-{
-    channel_t *c = channel_find(name);
-
-    if (c == NULL)
-        return 0;
-    for (size_t i = 0; i < c->n && i < max; i++)
-        out[i] = c->members[i];
-    return c->n;
-}
-
-void
-ff_channel_push(const char *name, ff_conn_t except, uint32_t cmd, const void *body, size_t len)
-{
-    channel_t *c = channel_find(name);
-    ff_conn_t *to;
-    size_t n = 0;
-
-    if (c == NULL)
-        return;
-    to = ff_malloc(c->n * sizeof(*to));
-    for (size_t i = 0; i < c->n; i++)
-        if (c->members[i] != except)
-            to[n++] = c->members[i];
-    ff_push(to, n, cmd, body, len);
-    ff_free(to);
-}
-
-void
 ff_apphost_conn_lost(uint64_t conn)
 {
-    json_t *s;
-
     /* The app's hook runs first so that it can still read the session and channels. */
     if (current != NULL && current->lost != NULL)
-        WITH_ACTIVE(current, current->lost(conn));
-    s = ff_map_del(&sessions, conn);
-    json_decref(s);
-    for (size_t i = nchannels; i-- > 0;)
-        for (size_t k = 0; k < channels[i].n; k++)
-            if (channels[i].members[k] == conn) {
-                channel_remove(&channels[i], conn);
-                break;
-            }
+        WITH_ACTIVE(current, FF_CRASH_CONN_LOST, 0, current->lost(conn));
+    ff__appstate_forget(conn);
 }
 
 ff_app_t *
@@ -616,7 +756,7 @@ ff_apphost_retain(void)
 void
 ff_apphost_call(ff_app_t *m, void (*fn)(void *), void *arg)
 {
-    WITH_ACTIVE(m, fn(arg));
+    WITH_ACTIVE(m, FF_CRASH_CALLBACK, 0, fn(arg));
 }
 
 void
@@ -640,19 +780,25 @@ timer_cb(uv_timer_t *h)
 {
     app_timer_t *t = h->data;
 
-    ff_apphost_call(t->mod, t->fn, t->arg);
+    WITH_ACTIVE(t->mod, FF_CRASH_TIMER, 0, t->fn(t->arg));
     uv_close((uv_handle_t *)&t->timer, timer_closed_cb);
 }
 
-void
+int
 ff_timer_once(uint64_t ms, ff_timer_fn fn, void *arg)
 {
-    app_timer_t *t = ff_malloc(sizeof(*t));
+    app_timer_t *t;
 
+    if (fn == NULL) {
+        ff__apphost_warn("ff_timer_once: fn is NULL%s; ignored", ff__apphost_running());
+        return -1;
+    }
+    t = ff_malloc(sizeof(*t));
     t->fn = fn;
     t->arg = arg;
     t->mod = ff_apphost_retain();
     t->timer.data = t;
     uv_timer_init(ff_loop, &t->timer);
     uv_timer_start(&t->timer, timer_cb, ms, 0);
+    return 0;
 }

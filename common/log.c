@@ -12,6 +12,8 @@
 int ff_log_level = FF_LOG_INFO;
 static char log_name[64] = "firefly";
 static FILE *log_file;
+static int log_fd = 2;
+static char last_error[512];
 
 int
 ff_log_init(const char *name, const char *path, int level)
@@ -31,7 +33,26 @@ ff_log_init(const char *name, const char *path, int level)
             log_file = f;
     }
     setvbuf(log_file, NULL, _IOLBF, 0);
+    log_fd = fileno(log_file);
     return rc;
+}
+
+int
+ff_log_fd(void)
+{
+    return log_fd;
+}
+
+const char *
+ff_log_last_error(void)
+{
+    return last_error;
+}
+
+const char *
+ff_log_name(void)
+{
+    return log_name;
 }
 
 int
@@ -62,5 +83,7 @@ ff_log_write(int level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
     va_end(ap);
+    if (level >= FF_LOG_ERROR)
+        snprintf(last_error, sizeof(last_error), "%s", line + n);
     fprintf(log_file ? log_file : stderr, "%s\n", line);
 }

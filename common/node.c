@@ -5,10 +5,14 @@
  * The secret: master forks every node with `--secret-fd N`, a pipe holding the node's
  * FF_BUS_TOKEN-byte token and then the cluster secret, so that neither is on a command
  * line or in an environment. A node started by hand has no token (master will not bind its
- * control link) and takes the secret from master.secret / master.secretFile. */
+ * control link) and takes the secret from master.secret / master.secretFile.
+ *
+ * Crashes: master also hands each node `--crash-fd N`, the write end of a pipe that master
+ * reads when it reaps the node; the crash handler (crash.c) writes its record there. */
 #include "node.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <sodium.h>
@@ -18,6 +22,7 @@
 
 #include "alloc.h"
 #include "bus.h"
+#include "crash.h"
 #include "log.h"
 #include "stream.h"
 
@@ -29,7 +34,8 @@ static const ff_node_ops_t *node_ops;
 static ff_link_t *control;
 static bool node_is_ready, node_stopping;
 static char *conf_path, *node_name;
-static int secret_fd = -1;
+static int secret_fd = -1, crash_fd = -1;
+static int startup_stderr = -1; /* master's stderr while starting, when stderr is the log */
 static uint8_t node_token[FF_BUS_TOKEN];
 static bool have_token;
 static uv_signal_t sigterm, sigint;
@@ -164,6 +170,7 @@ parse_args(int argc, char **argv)
     static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
                                          {"name", required_argument, NULL, 'n'},
                                          {"secret-fd", required_argument, NULL, 's'},
+                                         {"crash-fd", required_argument, NULL, 'k'},
                                          {0}};
     char *end;
     int c;
@@ -174,6 +181,8 @@ parse_args(int argc, char **argv)
         else if (c == 'n')
             node_name = optarg;
         else if (c == 's' && (secret_fd = (int)strtol(optarg, &end, 10)) >= 0 && *end == '\0')
+            continue;
+        else if (c == 'k' && (crash_fd = (int)strtol(optarg, &end, 10)) >= 0 && *end == '\0')
             continue;
         else
             return -1;
@@ -186,18 +195,43 @@ load_config(const char *prog, ff_role_t role)
 {
     char err[512];
 
+    /* No log file is known yet: these lines go to master's stderr, under the node's name. */
     ff_conf = ff_conf_load(conf_path, err, sizeof(err));
     if (ff_conf == NULL) {
-        fprintf(stderr, "%s\n", err);
+        fprintf(stderr, "%s: %s\n", node_name, err);
         return -1;
     }
     ff_self = ff_conf_server(ff_conf, node_name);
     if (ff_self == NULL || ff_self->role != role) {
-        fprintf(stderr, "%s: %s: no %s server named \"%s\"\n", prog, conf_path,
+        fprintf(stderr, "%s: %s: %s: no %s server named \"%s\"\n", node_name, prog, conf_path,
                 ff_conf_role_name(role), node_name);
         return -1;
     }
     return 0;
+}
+
+/* Opens the node's log. With a log file, stdout and stderr go there too, so that what an app
+ * or a library prints lands in the node's log and not in master's terminal; the old stderr
+ * is kept until the node has started, for startup_failed. Then the crash handler, which
+ * writes to the log's descriptor. */
+static void
+open_log(void)
+{
+    int rc = ff_log_init(ff_self->name, ff_self->log, ff_conf->cluster.log_level);
+
+    if (rc < 0)
+        ff_log(FF_LOG_WARN, "cannot open log %s: %s; using stderr", ff_self->log, strerror(-rc));
+    if (ff_log_fd() != STDERR_FILENO) {
+        fflush(stdout);
+        fflush(stderr);
+        startup_stderr = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+        dup2(ff_log_fd(), STDOUT_FILENO);
+        dup2(ff_log_fd(), STDERR_FILENO);
+        setvbuf(stdout, NULL, _IOLBF, 0);
+    }
+    rc = ff_crash_install(crash_fd);
+    if (rc < 0)
+        ff_log(FF_LOG_WARN, "cannot install the crash handler: %s", strerror(-rc));
 }
 
 /* Reads token and secret from master's pipe (to EOF) and closes it. Returns the secret's
@@ -237,38 +271,57 @@ node_auth(const char *prog)
         len = read_handoff(buf, sizeof(buf));
         secret = buf + FF_BUS_TOKEN;
         if (len < 0) {
-            fprintf(stderr, "%s: --secret-fd %d: no token and secret to read\n", prog, secret_fd);
+            ff_log(FF_LOG_ERROR, "%s: --secret-fd %d: no token and secret to read", prog,
+                   secret_fd);
             return -1;
         }
     } else if (secret == NULL) {
-        fprintf(stderr,
-                "%s: no cluster secret: master hands one over (--secret-fd); to start a node "
-                "by hand, set master.secret or master.secretFile in %s\n",
-                prog, conf_path);
+        ff_log(FF_LOG_ERROR,
+               "%s: no cluster secret: master hands one over (--secret-fd); to start a node "
+               "by hand, set master.secret or master.secretFile in %s",
+               prog, conf_path);
         return -1;
     }
     rc = ff_bus_auth(secret, (size_t)len, ff_self->name, ff_conf->cluster.heartbeat_ms);
     sodium_memzero(buf, sizeof(buf));
     if (rc < 0)
-        fprintf(stderr, "%s: cannot set up the bus handshake for \"%s\"\n", prog, ff_self->name);
+        ff_log(FF_LOG_ERROR, "%s: cannot set up the bus handshake for \"%s\"", prog, ff_self->name);
     return rc;
+}
+
+/* The node could not start: its last ERROR, in its log already, goes to master's stderr
+ * too, under its name, so that whoever started the cluster sees why. */
+static int
+startup_failed(void)
+{
+    if (startup_stderr >= 0)
+        dprintf(startup_stderr, "%s: %s (log: %s)\n", node_name, ff_log_last_error(), ff_self->log);
+    return 1;
+}
+
+/* Started: what goes wrong from now on is for the log alone. */
+static void
+startup_done(void)
+{
+    if (startup_stderr >= 0)
+        close(startup_stderr);
+    startup_stderr = -1;
 }
 
 int
 ff_node_main(int argc, char **argv, ff_role_t role, const ff_node_ops_t *ops)
 {
-    int rc;
-
     if (parse_args(argc, argv) < 0) {
-        fprintf(stderr, "usage: %s --config FILE --name NAME [--secret-fd N]\n", argv[0]);
+        fprintf(stderr, "usage: %s --config FILE --name NAME [--secret-fd N] [--crash-fd N]\n",
+                argv[0]);
         return 1;
     }
-    if (load_config(argv[0], role) < 0 || node_auth(argv[0]) < 0)
+    if (load_config(argv[0], role) < 0)
         return 1;
+    open_log();
+    if (node_auth(argv[0]) < 0)
+        return startup_failed();
     node_ops = ops;
-    rc = ff_log_init(ff_self->name, ff_self->log, ff_conf->cluster.log_level);
-    if (rc < 0)
-        ff_log(FF_LOG_WARN, "cannot open log %s: %s; using stderr", ff_self->log, strerror(-rc));
     signal(SIGPIPE, SIG_IGN);
     ff_loop = uv_default_loop();
     ff_stream_loop_init(ff_loop);
@@ -279,7 +332,8 @@ ff_node_main(int argc, char **argv, ff_role_t role, const ff_node_ops_t *ops)
     control = ff_link_connect(ff_loop, ff_conf->master.roothost, ff_conf->master.rootport, "master",
                               &control_cbs, NULL);
     if (ops->start() != 0)
-        return 1;
+        return startup_failed();
+    startup_done();
     ff_log(FF_LOG_INFO, "%s started (pid %d)", ff_conf_role_name(role), (int)getpid());
     uv_run(ff_loop, UV_RUN_DEFAULT);
     return 0;

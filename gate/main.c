@@ -2,6 +2,7 @@
  * for local commands (e.g. login), and routes everything else (see router.c). */
 #include <stdio.h>
 
+#include "absent.h"
 #include "apphost.h"
 #include "bus.h"
 #include "log.h"
@@ -102,6 +103,7 @@ gate_stop(void)
 static void
 gate_reload(void)
 {
+    gate_absent_prune(ff_conf);
     load_app();
 }
 

@@ -4,12 +4,14 @@
  * node group that registered the command: to the node the session is bound to, or to the
  * least-loaded node (fewest requests in flight). Frames are forwarded byte for byte. Every
  * request is tracked until it completes, so that a node's death or the request timeout
- * completes it with an error reply at once. */
+ * completes it with an error reply at once. A command whose nodes are all down (master
+ * restarts them) is answered 503 "restarting" rather than 404 (absent.c). */
 #include "router.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "absent.h"
 #include "alloc.h"
 #include "apphost.h"
 #include "firefly/app.h"
@@ -179,6 +181,84 @@ hello_refusal(const peer_t *p, const ff_bus_msg_t *m, const char *name)
 
 static void peer_drop(peer_t *p, const char *why);
 
+/* The config's `app` of a game node, or NULL. */
+static const char *
+node_app(const char *name)
+{
+    const ff_conf_server_t *srv = ff_conf_server(ff_conf, name);
+    return srv != NULL ? srv->app : NULL;
+}
+
+/* Lists the commands of p that `has` says another handler has, up to a few, into buf;
+ * returns how many there are. */
+static size_t
+shared_cmds(const peer_t *p, bool (*has)(const void *, uint32_t), const void *other, char *buf,
+            size_t len)
+{
+    size_t count = 0, used = 0;
+
+    buf[0] = '\0';
+    for (size_t i = 0; i < p->ncmds; i++) {
+        if (!has(other, p->cmds[i]))
+            continue;
+        if (count < 5 && used < len)
+            used += (size_t)snprintf(buf + used, len - used, "%s%u", count ? ", " : "", p->cmds[i]);
+        else if (count == 5 && used < len)
+            used += (size_t)snprintf(buf + used, len - used, ", ...");
+        count++;
+    }
+    return count;
+}
+
+static bool
+peer_has(const void *peer, uint32_t cmd)
+{
+    const peer_t *q = peer;
+
+    for (size_t i = 0; i < q->ncmds; i++)
+        if (q->cmds[i] == cmd)
+            return true;
+    return false;
+}
+
+static bool
+local_has(const void *unused, uint32_t cmd)
+{
+    (void)unused;
+    return ff_apphost_handles(cmd);
+}
+
+/* A game node that registers commands another app handles: gate's own (which keeps them),
+ * or another game node's with a different `app` in the config (gate then spreads them over
+ * both as if they were one group). Nodes of one app share commands by design. One WARN per
+ * pair of nodes, naming both. */
+static void
+warn_conflicts(const peer_t *p)
+{
+    const char *app = node_app(p->name), *qapp;
+    char list[96];
+    size_t n;
+
+    if ((n = shared_cmds(p, local_has, NULL, list, sizeof(list))) > 0)
+        ff_log(FF_LOG_WARN,
+               "node %s (app %s) registers %zu command(s) that gate's own app handles (%s): gate "
+               "keeps them, %s never gets them",
+               p->name, app, n, list, p->name);
+    for (ff_list_t *e = peers.next; e != &peers; e = e->next) {
+        const peer_t *q = ff_container_of(e, peer_t, all);
+        if (q == p || !q->is_game || q->name[0] == '\0')
+            continue;
+        qapp = node_app(q->name);
+        if (app != NULL && qapp != NULL && strcmp(app, qapp) == 0)
+            continue;
+        if ((n = shared_cmds(p, peer_has, q, list, sizeof(list))) > 0)
+            ff_log(FF_LOG_WARN,
+                   "node %s (app %s) registers %zu command(s) that node %s (app %s) also "
+                   "handles (%s): two different apps, and gate sends each request to either",
+                   p->name, app, n, q->name, qapp, list);
+    }
+}
+
 static void
 on_hello(ff_link_t *l, const ff_bus_msg_t *m)
 {
@@ -203,6 +283,10 @@ on_hello(ff_link_t *l, const ff_bus_msg_t *m)
     }
     ff_log(FF_LOG_INFO, "%s %s registered (%zu commands)", p->is_net ? "net" : "node", p->name,
            p->ncmds);
+    if (p->is_game) {
+        gate_absent_remove(p->name);
+        warn_conflicts(p);
+    }
     routes_rebuild();
 }
 
@@ -305,13 +389,27 @@ inflight_new(session_t *s, const ff_bus_msg_t *m, peer_t *node)
     return f;
 }
 
+/* A command no linked node handles: 503 when its node is down (restarting), else 404. */
+static void
+no_route(peer_t *net, const ff_bus_msg_t *m)
+{
+    const char *down = gate_absent_node(m->cmd);
+    char msg[160];
+
+    if (down != NULL)
+        snprintf(msg, sizeof(msg), "command %u: node %s is restarting", m->cmd, down);
+    else
+        snprintf(msg, sizeof(msg), "no handler for command %u", m->cmd);
+    ff_bus_put_error(ff_link_out(net->link), m->conn, m->seq,
+                     down ? FF_ERR_UNAVAILABLE : FF_ERR_NO_HANDLER, msg);
+}
+
 static void
 on_request(peer_t *net, const ff_bus_msg_t *m)
 {
     session_t *s = session_get(m->conn, net);
     route_t *r;
     peer_t *node;
-    char msg[64];
 
     if (ff_apphost_handles(m->cmd)) {
         inflight_new(s, m, NULL);
@@ -320,8 +418,7 @@ on_request(peer_t *net, const ff_bus_msg_t *m)
     }
     r = ff_map_get(&routes, (uint64_t)m->cmd + 1);
     if (r == NULL) {
-        snprintf(msg, sizeof(msg), "no handler for command %u", m->cmd);
-        ff_bus_put_error(ff_link_out(net->link), m->conn, m->seq, FF_ERR_NO_HANDLER, msg);
+        no_route(net, m);
         return;
     }
     node = route_pick(r, s);
@@ -624,6 +721,11 @@ net_down(peer_t *p)
 static void
 peer_gone(peer_t *p)
 {
+    const ff_conf_server_t *srv = p->is_game ? ff_conf_server(ff_conf, p->name) : NULL;
+
+    /* A draining node was told to stop; any other game node of the config comes back. */
+    if (srv != NULL && srv->role == FF_ROLE_GAME && !p->draining)
+        gate_absent_add(p->name, p->cmds, p->ncmds);
     if (p->is_game)
         game_down(p);
     else if (p->is_net)
@@ -707,6 +809,7 @@ gate_router_close(void)
             }
     ff_map_clear(&sessions);
     routes_clear();
+    gate_absent_clear();
     while (!ff_list_empty(&peers)) {
         peer_t *p = ff_container_of(peers.next, peer_t, all);
         ff_list_remove(&p->all);

@@ -15,7 +15,12 @@
  * The child's secrets (its token and the cluster secret) travel in a second pipe, filled
  * and closed for writing before fork() and inherited as descriptor SPAWN_HANDOFF_FD by
  * that child alone: nothing secret is on a command line, in an environment, or open in any
- * other process. The payload is far below a pipe's capacity, so writing never blocks. */
+ * other process. The payload is far below a pipe's capacity, so writing never blocks.
+ *
+ * A child may also get the write end of its crash pipe as SPAWN_REPORT_FD, which it keeps
+ * open for its whole life (common/crash.c writes a record there when it dies of a signal).
+ * Before placing the two, the child moves every descriptor it needs above both targets, so
+ * that placing one can never close another, whatever numbers they had. */
 #include "spawn.h"
 
 #include <errno.h>
@@ -30,9 +35,17 @@
 
 #include "alloc.h"
 
+/* fd itself when it is above the descriptors spawn_child places, else a close-on-exec copy
+ * above them (or -1). */
+static int
+spawn_lift(int fd)
+{
+    return fd < 0 || fd > SPAWN_REPORT_FD ? fd : fcntl(fd, F_DUPFD_CLOEXEC, SPAWN_REPORT_FD + 1);
+}
+
 /* The child's side, between fork and exec: async-signal-safe calls only. */
 static void __attribute__((noreturn))
-spawn_child(int errfd, int handoff, pid_t parent, const char *path, char *const argv[])
+spawn_child(int errfd, int handoff, int report, pid_t parent, const char *path, char *const argv[])
 {
     struct sigaction sa;
     sigset_t none;
@@ -48,10 +61,13 @@ spawn_child(int errfd, int handoff, pid_t parent, const char *path, char *const 
     if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
         _exit(1);
     close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
-    /* dup2 clears close-on-exec on the copy; a descriptor that already is the target keeps
-     * its flag, so clear it by hand then. */
-    if (handoff == SPAWN_HANDOFF_FD ? fcntl(handoff, F_SETFD, 0) < 0
-                                    : dup2(handoff, SPAWN_HANDOFF_FD) < 0)
+    errfd = spawn_lift(errfd);
+    handoff = spawn_lift(handoff);
+    report = spawn_lift(report);
+    /* dup2 clears close-on-exec on the copy. */
+    if (errfd < 0 || handoff < 0 || dup2(handoff, SPAWN_HANDOFF_FD) < 0)
+        _exit(1);
+    if (report >= 0 && dup2(report, SPAWN_REPORT_FD) < 0)
         _exit(1);
     execv(path, argv);
     err = errno;
@@ -97,12 +113,10 @@ spawn_handoff(const void *data, size_t len)
 
 int
 spawn_process(const char *path, char *const argv[], const void *handoff, size_t handoff_len,
-              pid_t *pid)
+              int report_fd, pid_t *pid)
 {
     sigset_t all, old;
     pid_t parent = getpid(), child;
-    /* The handoff pipe first: it takes the lowest free descriptor, so the error pipe can
-     * only be SPAWN_HANDOFF_FD's number if the handoff is not, and dup2 cannot hit it. */
     int fds[2], err, hfd = spawn_handoff(handoff, handoff_len);
 
     if (hfd < 0)
@@ -116,7 +130,7 @@ spawn_process(const char *path, char *const argv[], const void *handoff, size_t 
     sigprocmask(SIG_SETMASK, &all, &old);
     child = fork();
     if (child == 0)
-        spawn_child(fds[1], hfd, parent, path, argv);
+        spawn_child(fds[1], hfd, report_fd, parent, path, argv);
     err = errno;
     sigprocmask(SIG_SETMASK, &old, NULL);
     close(fds[1]);

@@ -8,17 +8,25 @@
  * exit is 100 ms doubled for every restart still inside cluster.restartWindow, capped at
  * 5 s; once cluster.maxRestarts restarts are inside the window, the next unexpected exit
  * marks the node failed. Times are taken from uv_hrtime(), because spawning blocks the
- * loop briefly and uv_now() would lag behind. */
+ * loop briefly and uv_now() would lag behind.
+ *
+ * Each process gets a crash pipe (--crash-fd): master keeps the read end and, when it reaps
+ * the process, reads the record its crash handler left there (common/crash.h), so that
+ * last_exit says what the node ran when it died: "signal 11 (Segmentation fault) in
+ * command 42". */
 #include "super.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "alloc.h"
+#include "crash.h"
 #include "list.h"
 #include "log.h"
 #include "spawn.h"
@@ -34,6 +42,7 @@ typedef struct {
     int rootport, netport;
     super_state_t state;
     pid_t pid;
+    int crash_fd; /* read end of the current process's crash pipe; -1 when none */
     ff_link_t *link;
     uint64_t started; /* ms, when the current process was forked */
     int restarts;
@@ -46,7 +55,7 @@ typedef struct {
     bool sent_term;              /* stopped with SIGTERM: dying of it is a clean stop */
     bool start_killed;           /* killed for missing cluster.startTimeout */
     uint8_t token[FF_BUS_TOKEN]; /* handed to the current process; its HELLO must carry it */
-    char last_exit[64];
+    char last_exit[128];
     uv_timer_t timer;
 } node_t;
 
@@ -130,6 +139,7 @@ node_new(const ff_conf_server_t *srv)
     n->name = ff_strdup(srv->name);
     node_configure(n, srv);
     n->state = SUPER_STOPPED;
+    n->crash_fd = -1;
     uv_timer_init(S.loop, &n->timer);
     n->timer.data = n;
     S.nodes = ff_realloc(S.nodes, (S.n + 1) * sizeof(*S.nodes));
@@ -142,6 +152,8 @@ node_closed_cb(uv_handle_t *h)
 {
     node_t *n = h->data;
 
+    if (n->crash_fd >= 0)
+        close(n->crash_fd);
     ff_free(n->name);
     ff_free(n->host);
     ff_free(n->recent);
@@ -185,6 +197,37 @@ node_notify(node_t *n, const char *method)
         ff_bus_put_notify(b, method, "{}");
 }
 
+/* A crash pipe: its read end (non-blocking) in fds[0], or both -1 when none could be made
+ * (the node then runs without one). */
+static void
+crash_pipe(int fds[2])
+{
+    if (pipe2(fds, O_CLOEXEC) < 0) {
+        ff_log(FF_LOG_WARN, "cannot create a crash pipe: %s", strerror(errno));
+        fds[0] = fds[1] = -1;
+    } else if (fcntl(fds[0], F_SETFL, O_NONBLOCK) < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        fds[0] = fds[1] = -1;
+    }
+}
+
+/* What the crash record of the reaped process says (" in command 42") into what ("" when it
+ * left none); closes the pipe. */
+static void
+crash_read(node_t *n, char *what, size_t len)
+{
+    ff_crash_record_t rec;
+
+    what[0] = '\0';
+    if (n->crash_fd < 0)
+        return;
+    if (read(n->crash_fd, &rec, sizeof(rec)) == (ssize_t)sizeof(rec))
+        ff_crash_describe(&rec, what, len);
+    close(n->crash_fd);
+    n->crash_fd = -1;
+}
+
 /* Forks the node's role binary with a fresh token; a failed exec counts as a crash. It
  * must link up (HELLO on its control link) within cluster.startTimeout. */
 static void
@@ -192,21 +235,33 @@ node_spawn(node_t *n)
 {
     const char *role = ff_conf_role_name(n->role);
     size_t len = strlen(S.exe_dir) + strlen(role) + 2;
-    char *path = ff_malloc(len), fd[16];
-    char *argv[] = {path,    (char *)"--config",    S.conf_path, (char *)"--name",
-                    n->name, (char *)"--secret-fd", fd,          NULL};
+    char *path = ff_malloc(len), fd[16], cfd[16];
+    char *argv[] = {path,        (char *)"--config",
+                    S.conf_path, (char *)"--name",
+                    n->name,     (char *)"--secret-fd",
+                    fd,          (char *)"--crash-fd",
+                    cfd,         NULL};
+    int rc, crash[2];
     pid_t pid = 0;
-    int rc;
 
     snprintf(path, len, "%s/%s", S.exe_dir, role);
     snprintf(fd, sizeof(fd), "%d", SPAWN_HANDOFF_FD);
+    snprintf(cfd, sizeof(cfd), "%d", SPAWN_REPORT_FD);
+    crash_pipe(crash);
+    if (crash[1] < 0)
+        argv[7] = NULL;
     randombytes_buf(n->token, sizeof(n->token));
     memcpy(S.handoff, n->token, sizeof(n->token));
-    rc = spawn_process(path, argv, S.handoff, S.handoff_len, &pid);
+    rc = spawn_process(path, argv, S.handoff, S.handoff_len, crash[1], &pid);
     sodium_memzero(S.handoff, FF_BUS_TOKEN);
+    if (crash[1] >= 0)
+        close(crash[1]);
+    n->crash_fd = crash[0];
     if (rc < 0) {
         ff_log(FF_LOG_ERROR, "cannot start %s: %s: %s", n->name, path, strerror(-rc));
         snprintf(n->last_exit, sizeof(n->last_exit), "exec failed: %s", strerror(-rc));
+        close(n->crash_fd);
+        n->crash_fd = -1;
         ff_free(path);
         node_crashed(n);
         return;
@@ -337,14 +392,16 @@ node_after_stop(node_t *n)
     }
 }
 
+/* "exit status 1", "signal 11 (Segmentation fault) in command 42, core dumped": `what` is
+ * what the crash record says the node ran when the signal came. */
 static void
-describe_exit(int wstatus, char *buf, size_t len)
+describe_exit(int wstatus, const char *what, char *buf, size_t len)
 {
     if (WIFEXITED(wstatus))
         snprintf(buf, len, "exit status %d", WEXITSTATUS(wstatus));
     else if (WIFSIGNALED(wstatus))
-        snprintf(buf, len, "signal %d (%s)%s", WTERMSIG(wstatus), strsignal(WTERMSIG(wstatus)),
-                 WCOREDUMP(wstatus) ? ", core dumped" : "");
+        snprintf(buf, len, "signal %d (%s)%s%s", WTERMSIG(wstatus), strsignal(WTERMSIG(wstatus)),
+                 what, WCOREDUMP(wstatus) ? ", core dumped" : "");
     else
         snprintf(buf, len, "wait status 0x%x", (unsigned)wstatus);
 }
@@ -355,8 +412,10 @@ node_exited(node_t *n, int wstatus)
     bool clean = (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) ||
                  (n->sent_term && WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGTERM);
     pid_t pid = n->pid;
+    char what[64];
 
-    describe_exit(wstatus, n->last_exit, sizeof(n->last_exit));
+    crash_read(n, what, sizeof(what));
+    describe_exit(wstatus, what, n->last_exit, sizeof(n->last_exit));
     if (n->start_killed) {
         size_t len = strlen(n->last_exit);
         snprintf(n->last_exit + len, sizeof(n->last_exit) - len, " at its start timeout");

@@ -5,7 +5,11 @@
  * app registered for each command id. Every call happens on the node's event loop thread.
  * All structs are opaque so that an app built once keeps working across framework changes;
  * state that must survive /reload lives in the framework (sessions, channels), never in
- * the library's globals, because /reload loads a fresh copy of the library. */
+ * the library's globals, because /reload loads a fresh copy of the library.
+ *
+ * Mistakes do not crash the node: a call given NULL where it takes a pointer, or a request
+ * that is no longer in flight (completed already), does nothing but log one WARN naming the
+ * call (and the command), and returns -1 (or NULL, or 0 for a count). See docs/apps.md. */
 #ifndef FIREFLY_APP_H
 #define FIREFLY_APP_H
 
@@ -28,6 +32,13 @@ enum {
     FF_ERR_TIMEOUT = 504,     /* no reply within cluster.requestTimeout */
 };
 
+/* Command ids from here up belong to the framework (answered by net itself, DESIGN §10);
+ * ff_app_handle refuses them. */
+#define FF_APP_CMD_RESERVED 0xFFFF0000u
+
+/* Levels of ff_app_log. */
+enum { FF_APP_LOG_DEBUG, FF_APP_LOG_INFO, FF_APP_LOG_WARN, FF_APP_LOG_ERROR };
+
 typedef void (*ff_handler_fn)(ff_req_t *req);
 typedef void (*ff_conn_lost_fn)(ff_conn_t conn);
 typedef void (*ff_timer_fn)(void *arg);
@@ -41,37 +52,46 @@ typedef struct {
 #define FF_APP_MODULE(init_fn, fini_fn)                                                            \
     const ff_app_module_t ff_app_module = {FF_APP_ABI, (init_fn), (fini_fn)}
 
-/* Registers `fn` for command `cmd`. Returns 0, or -1 when cmd already has a handler. */
+/* Registers `fn` for command `cmd`. Returns 0, or -1 when refused: cmd already has a
+ * handler, cmd is reserved (>= FF_APP_CMD_RESERVED), or fn is NULL. A refusal during init
+ * makes the load fail with that reason in the node's log, whatever init returns. */
 int ff_app_handle(ff_app_t *app, uint32_t cmd, ff_handler_fn fn);
 /* Registers the hook called when a client connection is gone (disconnect or idle). */
 void ff_app_on_conn_lost(ff_app_t *app, ff_conn_lost_fn fn);
 /* The name of the node hosting the app ("game1"). */
 const char *ff_node_name(void);
+/* Writes one line to the node's log, `... game1[4242] W app: text`, when level
+ * (FF_APP_LOG_*) is at or above cluster.logLevel. */
+void ff_app_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* The request's command id. */
 uint32_t ff_req_cmd(const ff_req_t *req);
 /* The client connection (Firefly's dynamicId) the request came from. */
 ff_conn_t ff_req_conn(const ff_req_t *req);
-/* The request body, valid until the request is completed. */
+/* The request body, NUL-terminated, and its length in *len; valid until the request is
+ * completed. NULL when len is NULL or the request is completed. */
 const uint8_t *ff_req_body(const ff_req_t *req, size_t *len);
 /* The body parsed as a JSON object or array, or NULL when it is not JSON. Borrowed. */
 json_t *ff_req_json(ff_req_t *req);
 
 /* Each request is completed exactly once by one of the ff_reply_* calls, now or later
- * (keep the pointer; it stays valid until completed). Completing frees it. */
-/* Replies with `body` encoded as compact JSON; steals the reference. */
-void ff_reply_json(ff_req_t *req, json_t *body);
-/* Replies with raw bytes (copied). */
-void ff_reply_raw(ff_req_t *req, const void *body, size_t len);
+ * (keep the pointer until then). Each returns 0, or -1 when refused: req is not a request
+ * in flight (NULL, or completed already: nothing happens), or an argument is NULL (the
+ * request is then completed with error 500, so that the client is not left waiting). */
+/* Replies with `body` encoded as compact JSON; steals the reference (on every path). */
+int ff_reply_json(ff_req_t *req, json_t *body);
+/* Replies with raw bytes (copied); body may be NULL only with len 0. */
+int ff_reply_raw(ff_req_t *req, const void *body, size_t len);
 /* Completes without a reply to the client (Firefly's falsy result). */
-void ff_reply_none(ff_req_t *req);
+int ff_reply_none(ff_req_t *req);
 /* Replies {"error":{"code":code,"message":message}}. */
-void ff_reply_error(ff_req_t *req, int code, const char *message);
+int ff_reply_error(ff_req_t *req, int code, const char *message);
 
-/* Pushes `body` with topic id `cmd` to the given connections (copied). */
-void ff_push(const ff_conn_t *conns, size_t n, uint32_t cmd, const void *body, size_t len);
+/* Pushes `body` with topic id `cmd` to the given connections (copied). Returns 0, or -1 when
+ * conns (with n > 0) or body (with len > 0) is NULL. */
+int ff_push(const ff_conn_t *conns, size_t n, uint32_t cmd, const void *body, size_t len);
 /* ff_push of a JSON value; steals the reference. */
-void ff_push_json(const ff_conn_t *conns, size_t n, uint32_t cmd, json_t *body);
+int ff_push_json(const ff_conn_t *conns, size_t n, uint32_t cmd, json_t *body);
 
 /* Binds the connection's session to this node: gate sends its later requests for commands
  * this node handles here, until unbound or the node dies. */
@@ -83,28 +103,30 @@ void ff_session_bind(ff_conn_t conn);
 const char *ff_session_bind_group(ff_conn_t conn, uint32_t cmd);
 /* Undoes ff_session_bind. */
 void ff_session_unbind(ff_conn_t conn);
-/* Stores a string value in the connection's session on this node (NULL value = remove). */
-void ff_session_set(ff_conn_t conn, const char *key, const char *value);
+/* Stores a string value in the connection's session on this node (NULL value = remove).
+ * Returns 0, or -1 when key is NULL. */
+int ff_session_set(ff_conn_t conn, const char *key, const char *value);
 /* The value stored under key, or NULL. Valid until the next set of the same key. */
 const char *ff_session_get(ff_conn_t conn, const char *key);
 
 /* A JSON object kept by the node under `name` (created empty on first use) that outlives
  * /reload: an app keeps structured state there, rather than in its library's globals, so that
  * the freshly loaded library carries on where the old one stopped. Borrowed; the app changes
- * it in place. Lasts until the node exits. */
+ * it in place. Lasts until the node exits. NULL when name is NULL. */
 json_t *ff_app_state(const char *name);
 
 /* Channels: named groups of connections kept by the node; members leave automatically when
- * their connection is lost. */
+ * their connection is lost. The calls returning int return 0, or -1 when name (or body with
+ * len > 0) is NULL. */
 /* Adds conn to the channel (created on first join). */
-void ff_channel_join(const char *name, ff_conn_t conn);
+int ff_channel_join(const char *name, ff_conn_t conn);
 /* Removes conn from the channel; a channel left empty is deleted. */
-void ff_channel_leave(const char *name, ff_conn_t conn);
-/* The members: fills up to max into out and returns the total count. */
+int ff_channel_leave(const char *name, ff_conn_t conn);
+/* The members: fills up to max into out and returns the total count (0 when name, or out
+ * with max > 0, is NULL). */
 size_t ff_channel_members(const char *name, ff_conn_t *out, size_t max);
 /* Pushes to every member except `except` (0 = nobody excepted). */
-void ff_channel_push(const char *name, ff_conn_t except, uint32_t cmd, const void *body,
-                     size_t len);
+int ff_channel_push(const char *name, ff_conn_t except, uint32_t cmd, const void *body, size_t len);
 
 /* Store (DESIGN §6): rows of the tables dbfront serves, asynchronous. Every call runs its
  * callback exactly once, later on the loop (never from inside the call), with status 0 and
@@ -128,7 +150,8 @@ void ff_store_update(const char *table, int64_t pk, json_t *fields, ff_store_fn 
 /* Deletes a row. The result is {}. */
 void ff_store_delete(const char *table, int64_t pk, ff_store_fn fn, void *arg);
 
-/* Calls fn(arg) once after `ms` milliseconds. The library stays loaded until it has run. */
-void ff_timer_once(uint64_t ms, ff_timer_fn fn, void *arg);
+/* Calls fn(arg) once after `ms` milliseconds. The library stays loaded until it has run.
+ * Returns 0, or -1 when fn is NULL. */
+int ff_timer_once(uint64_t ms, ff_timer_fn fn, void *arg);
 
 #endif
