@@ -14,6 +14,10 @@
 #define FF_CONF_WEBTOKEN_MIN 16
 /* The longest secret or token file read. */
 #define FF_CONF_SECRET_MAX 4096
+/* The longest memcached.hostname, in bytes: a row's memcached key `<hostname>:<table>:<pk>`
+ * must fit memcached's 250 bytes with a table name of 64 bytes and a pk of 20 characters
+ * (common/mc.c checks the sum against FF_MC_KEY_MAX). */
+#define FF_CONF_MC_HOSTNAME_MAX 164
 
 typedef enum { FF_ROLE_GATE, FF_ROLE_NET, FF_ROLE_GAME, FF_ROLE_DBFRONT } ff_role_t;
 

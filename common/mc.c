@@ -10,6 +10,11 @@
 
 #include "alloc.h"
 
+/* The hostname cap leaves room for the longest table name (64 bytes) and pk (20 characters,
+ * INT64_MIN) with their two colons. */
+_Static_assert(FF_CONF_MC_HOSTNAME_MAX + 1 + 64 + 1 + 20 <= FF_MC_KEY_MAX,
+               "memcached.hostname's cap must leave room for table and pk");
+
 struct ff_mc_s {
     memcached_st *st;
 };
@@ -95,9 +100,16 @@ ff_mc_free(ff_mc_t *mc)
     ff_free(mc);
 }
 
-void
+int
 ff_mc_key(const ff_conf_t *conf, const char *table, int64_t pk, char *buf, size_t size)
 {
     const char *host = conf->memcached.hostname ? conf->memcached.hostname : "firefly";
-    snprintf(buf, size, "%s:%s:%" PRId64, host, table, pk);
+    int n = snprintf(buf, size, "%s:%s:%" PRId64, host, table, pk);
+
+    if (n < 0 || n > FF_MC_KEY_MAX || (size_t)n >= size) {
+        if (size > 0)
+            buf[0] = '\0';
+        return -1;
+    }
+    return n;
 }

@@ -9,6 +9,9 @@
 
 #include "conf.h"
 
+/* The longest key memcached accepts (its KEY_MAX_LENGTH). */
+#define FF_MC_KEY_MAX 250
+
 typedef struct ff_mc_s ff_mc_t;
 
 /* A handle for conf's memcached urls, or NULL when the config has no memcached section. */
@@ -35,7 +38,11 @@ typedef struct {
 int ff_mc_pipeline(ff_mc_t *mc, const ff_mc_op_t *ops, size_t n);
 /* Frees; NULL is a no-op. */
 void ff_mc_free(ff_mc_t *mc);
-/* Formats the key of a row: `<hostname>:<table>:<pk>` (hostname "firefly" by default). */
-void ff_mc_key(const ff_conf_t *conf, const char *table, int64_t pk, char *buf, size_t size);
+/* Formats the key of a row, `<hostname>:<table>:<pk>` (hostname "firefly" by default), into
+ * buf. Returns its length, or -1 (buf then holds "") when the key would be longer than
+ * FF_MC_KEY_MAX or than size - 1: never a key cut short, which could name another row. A
+ * validated config (memcached.hostname at most FF_CONF_MC_HOSTNAME_MAX bytes) and a table
+ * name of at most 64 bytes always fit FF_MC_KEY_MAX + 1 bytes. */
+int ff_mc_key(const ff_conf_t *conf, const char *table, int64_t pk, char *buf, size_t size);
 
 #endif

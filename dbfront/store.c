@@ -25,7 +25,7 @@ typedef struct {
 } peer_t;
 
 typedef struct {
-    char key[160];
+    char key[FF_MC_KEY_MAX + 1];
     char *doc; /* NULL = delete */
     int ttl;
     bool failed;
@@ -131,8 +131,12 @@ batch_cache(batch_t *b, const dbf_table_t *t, int64_t pk, json_t *doc)
         b->capops = b->capops ? b->capops * 2 : 16;
         b->ops = ff_realloc(b->ops, b->capops * sizeof(*b->ops));
     }
-    op = &b->ops[b->nops++];
-    ff_mc_key(ff_conf, t->name, pk, op->key, sizeof(op->key));
+    op = &b->ops[b->nops];
+    /* A row without a key (impossible with a validated config) is never in memcached:
+     * readers that cannot form its key either ask dbfront. */
+    if (ff_mc_key(ff_conf, t->name, pk, op->key, sizeof(op->key)) < 0)
+        return;
+    b->nops++;
     op->doc = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     op->ttl = t->timeout_s;
 }
@@ -494,13 +498,12 @@ static void
 cache_get_work(void *state, void *job)
 {
     load_t *ld = job;
-    char key[160], *text = NULL;
+    char key[FF_MC_KEY_MAX + 1], *text = NULL;
     size_t len;
 
     ld->rc = -1;
-    if (state == NULL)
+    if (state == NULL || ff_mc_key(ff_conf, ld->t->name, ld->pk, key, sizeof(key)) < 0)
         return;
-    ff_mc_key(ff_conf, ld->t->name, ld->pk, key, sizeof(key));
     if (ff_mc_get(state, key, &text, &len) == 0) {
         ld->row = json_loadb(text, len, 0, NULL);
         ld->rc = json_is_object(ld->row) ? 0 : -1;

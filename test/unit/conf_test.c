@@ -49,6 +49,12 @@ static const char roles_conf[] = CFG(",\n"
                                      "'edge': {'role': 'net', 'netport': 11011, " TO_GATE "}",
                                      "");
 
+/* memcached.hostname of FF_CONF_MC_HOSTNAME_MAX (164) bytes, and one byte more. */
+#define H10 "abcdefghij"
+#define H160 H10 H10 H10 H10 H10 H10 H10 H10 H10 H10 H10 H10 H10 H10 H10 H10
+#define HOST_MAX H160 "wxyz"
+#define MC(host) ", 'memcached': {'urls': ['a:1'], 'hostname': '" host "'}"
+
 typedef struct {
     const char *name;
     const char *json;
@@ -174,6 +180,15 @@ static const error_case_t error_cases[] = {
      ": memcached.urls[1]: expected \"host:port\", got \"localhost\""},
     {"memcached_without_urls", CFG("", ", 'memcached': {'hostname': 'x'}"),
      ": memcached.urls: missing"},
+    {"memcached_hostname_long", CFG("", MC(HOST_MAX "z")),
+     ": memcached.hostname: expected a string of 1..164 bytes without spaces or control "
+     "characters, got \"" H10 H10 H10 "abcdefghi..."},
+    {"memcached_hostname_space", CFG("", MC("fire fly")),
+     ": memcached.hostname: expected a string of 1..164 bytes without spaces or control "
+     "characters, got \"fire fly\""},
+    {"memcached_hostname_empty", CFG("", MC("")),
+     ": memcached.hostname: expected a string of 1..164 bytes without spaces or control "
+     "characters, got \"\""},
     {"db_port_range", CFG("", ", 'db': {'port': 99999}"),
      ": db.port: expected integer 1..65535, got 99999"},
 };
@@ -276,6 +291,18 @@ test_valid_values(void **state)
     assert_int_equal(conf->cluster.max_restarts, 1000);
     assert_int_equal(conf->cluster.restart_window_s, 1);
     assert_int_equal(conf->cluster.log_level, FF_LOG_WARN);
+    ff_conf_free(conf);
+}
+
+/* The longest hostname is accepted, and every row key then fits memcached's limit. */
+static void
+test_mc_hostname_max(void **state)
+{
+    (void)state;
+    char path[32], err[512];
+    ff_conf_t *conf = load(CFG("", MC(HOST_MAX)), path, err, sizeof(err));
+    assert_non_null(conf);
+    assert_int_equal(strlen(conf->memcached.hostname), FF_CONF_MC_HOSTNAME_MAX);
     ff_conf_free(conf);
 }
 
@@ -451,7 +478,7 @@ static const struct CMUnitTest fixed_tests[] = {
     cmocka_unit_test(test_defaults),      cmocka_unit_test(test_role_inference),
     cmocka_unit_test(test_server_lookup), cmocka_unit_test(test_relative_app),
     cmocka_unit_test(test_cannot_open),   cmocka_unit_test(test_net_id),
-    cmocka_unit_test(test_role_names),
+    cmocka_unit_test(test_role_names),    cmocka_unit_test(test_mc_hostname_max),
 };
 
 #define NFIXED (sizeof(fixed_tests) / sizeof(fixed_tests[0]))
