@@ -32,6 +32,7 @@ typedef struct {
     struct {
         uint64_t writes, reads, errors, cache_errors, db_errors;
         uint64_t flushes, flush_failures, flushed_rows;
+        uint64_t rejected;      /* changes MariaDB refused, written to rejected.jsonl */
         uint64_t last_flush_ms; /* duration of the last successful flush */
         bool db_up, cache_up;
     } st;
