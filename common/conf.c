@@ -163,6 +163,8 @@ static const conf_field_t cluster_fields[] = {
     {"heartbeat", conf_set_int, C(cluster.heartbeat_ms), .min = 50, .max = 60000, .idef = 1000},
     {"startTimeout", conf_set_int, C(cluster.start_timeout_ms), .min = 100, .max = 3600000,
      .idef = 10000},
+    {"stopTimeout", conf_set_int, C(cluster.stop_timeout_ms), .min = 0, .max = 3600000,
+     .idef = 60000},
     {.key = NULL},
 };
 

@@ -96,6 +96,7 @@ typedef struct {
         int log_level;          /* FF_LOG_*, default info */
         int heartbeat_ms;       /* PING interval on every bus link; 3 silent = dead; 1000 */
         int start_timeout_ms;   /* a node's control link must be up within this; 10000 */
+        int stop_timeout_ms;    /* a stop's wait for dbfront's last flush; 60000 */
     } cluster;
 } ff_conf_t;
 

@@ -172,6 +172,8 @@ static const error_case_t error_cases[] = {
      ": cluster.maxOutputBuffer: expected integer 4096..1073741824, got 100"},
     {"bad_log_level", CFG("", ", 'cluster': {'logLevel': 'loud'}"),
      ": cluster.logLevel: expected one of debug, info, warn, error, got \"loud\""},
+    {"stop_timeout_range", CFG("", ", 'cluster': {'stopTimeout': -1}"),
+     ": cluster.stopTimeout: expected integer 0..3600000, got -1"},
     {"unknown_cluster_key", CFG("", ", 'cluster': {'maxRestart': 3}"),
      ": cluster.maxRestart: unknown key"},
     {"empty_memcached_urls", CFG("", ", 'memcached': {'urls': []}"),
@@ -366,6 +368,7 @@ test_defaults(void **state)
     assert_int_equal(conf->cluster.max_restarts, 5);
     assert_int_equal(conf->cluster.restart_window_s, 60);
     assert_int_equal(conf->cluster.log_level, FF_LOG_INFO);
+    assert_int_equal(conf->cluster.stop_timeout_ms, 60000);
     assert_string_equal(conf->servers[1].remotes[0].roothost, "127.0.0.1");
     ff_conf_free(conf);
 
