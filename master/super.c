@@ -584,12 +584,28 @@ stop_finish(void)
 
 /* Stops one node of the current phase; returns whether the phase must wait for it. A
  * dbfront that is still replaying its log (starting) or about to be started again
- * (restarting) is told to stop only once it runs, while the stop's deadline allows. */
+ * (restarting) is told to stop only once it runs, while the stop's deadline allows; past
+ * it, one still replaying is killed: a graceful stop could not flush anything more, and
+ * its log keeps every write for the next start. */
 static bool
 stop_phase_node(node_t *n)
 {
-    if (stop_revives(n) && (n->state == SUPER_STARTING || n->state == SUPER_RESTARTING))
+    bool waits = n->role == FF_ROLE_DBFRONT && !n->removed &&
+                 (n->state == SUPER_STARTING || n->state == SUPER_RESTARTING);
+
+    if (waits && stop_revives(n))
         return true;
+    if (waits && n->state == SUPER_STARTING) {
+        if (n->pid > 0 && !n->killed) {
+            ff_log(FF_LOG_WARN,
+                   "%s (pid %d) is not running %d ms into the stop (cluster.stopTimeout); "
+                   "killing it",
+                   n->name, (int)n->pid, S.conf->cluster.stop_timeout_ms);
+            kill(n->pid, SIGKILL);
+            n->killed = true;
+        }
+        return n->pid > 0 || n->dying != NULL;
+    }
     node_stop(n);
     return n->pid > 0 || n->dying != NULL;
 }
@@ -615,23 +631,11 @@ stop_advance(void)
     stop_finish();
 }
 
-/* The end of cluster.stopTimeout: a dbfront still replaying its log is killed (the log
- * keeps its writes for the next start), and none is started again. */
+/* The end of cluster.stopTimeout: the stop no longer waits for dbfront to come back. */
 static void
 stop_timer_cb(uv_timer_t *t)
 {
     (void)t;
-    for (size_t i = 0; i < S.n; i++) {
-        node_t *n = S.nodes[i];
-        if (n->role != FF_ROLE_DBFRONT || n->state != SUPER_STARTING || n->pid <= 0)
-            continue;
-        ff_log(FF_LOG_WARN,
-               "%s (pid %d) is not running %d ms into the stop (cluster.stopTimeout); "
-               "killing it",
-               n->name, (int)n->pid, S.conf->cluster.stop_timeout_ms);
-        kill(n->pid, SIGKILL);
-        n->killed = true;
-    }
     super_progress();
 }
 
