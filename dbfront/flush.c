@@ -219,7 +219,8 @@ dead_letter_lines(const flush_t *f, ff_buf_t *b)
 /* Appends the refused changes to <wal dir>/rejected.jsonl and makes them durable (the file,
  * and the directory entry of a new file) before the flush may count as done: the log
  * segments that hold these rows are deleted after it. A failed append is cut back, so that
- * the retry does not leave a row twice. Returns 0 or a negative errno. Flusher thread. */
+ * the retry does not leave a row twice (a crash between this and the trim can: the restart
+ * refuses the row again). Returns 0 or a negative errno. Flusher thread. */
 static int
 dead_letter_write(const flush_t *f)
 {
@@ -227,21 +228,25 @@ dead_letter_write(const flush_t *f)
     ff_buf_t b = {0};
     struct stat st;
     int fd, rc = 0;
+    bool sized = false;
 
     snprintf(path, sizeof(path), "%s/" FLUSH_DEAD_LETTERS, dbf.waldir);
     dead_letter_lines(f, &b);
     fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0 || fstat(fd, &st) < 0)
         rc = -errno;
+    sized = rc == 0;
     for (size_t off = 0; rc == 0 && off < b.len;) {
         ssize_t n = write(fd, b.data + off, b.len - off);
         if (n < 0 && errno != EINTR)
             rc = -errno;
+        else if (n == 0)
+            rc = -EIO;
         off += n > 0 ? (size_t)n : 0;
     }
     if (rc == 0 && fdatasync(fd) < 0)
         rc = -errno;
-    if (rc < 0 && fd >= 0 && ftruncate(fd, st.st_size) == 0)
+    if (rc < 0 && sized && ftruncate(fd, st.st_size) == 0)
         fdatasync(fd);
     if (fd >= 0)
         close(fd);
@@ -323,7 +328,7 @@ apply_done(void *job)
     f->snap = NULL;
     backoff_ms = 0;
     dbf.st.flushes++;
-    dbf.st.flushed_rows += n;
+    dbf.st.flushed_rows += n - f->nrefused;
     dbf.st.last_flush_ms = ff_node_now() - f->t0;
     ff_log(FF_LOG_DEBUG, "flushed %zu rows in %llu ms", n,
            (unsigned long long)dbf.st.last_flush_ms);
