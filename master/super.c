@@ -502,16 +502,20 @@ static const char *
 wal_dir(const node_t *n, char *buf, size_t size)
 {
     const ff_conf_server_t *srv = ff_conf_server(S.conf, n->name);
-    char cwd[PATH_MAX] = ".", rel[PATH_MAX];
+    const char *wal = srv != NULL ? srv->wal : NULL;
+    char cwd[PATH_MAX];
+    int len;
 
-    if (srv != NULL && srv->wal != NULL)
-        snprintf(rel, sizeof(rel), "%s", srv->wal);
+    if (wal != NULL && wal[0] == '/')
+        len = snprintf(buf, size, "%s", wal);
+    else if (getcwd(cwd, sizeof(cwd)) == NULL)
+        len = snprintf(buf, size, "%s", wal != NULL ? wal : "var/wal");
+    else if (wal != NULL)
+        len = snprintf(buf, size, "%s/%s", cwd, wal);
     else
-        snprintf(rel, sizeof(rel), "var/wal/%s", n->name);
-    if (rel[0] == '/' || getcwd(cwd, sizeof(cwd)) == NULL)
-        snprintf(buf, size, "%s", rel);
-    else
-        snprintf(buf, size, "%s/%s", cwd, rel);
+        len = snprintf(buf, size, "%s/var/wal/%s", cwd, n->name);
+    if (len < 0 || (size_t)len >= size)
+        snprintf(buf, size, "%s", wal != NULL ? wal : "var/wal");
     return buf;
 }
 
