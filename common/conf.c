@@ -62,6 +62,7 @@ static int conf_set_role(conf_ctx_t *cx, const conf_field_t *f, json_t *v, void 
 static int conf_set_app(conf_ctx_t *cx, const conf_field_t *f, json_t *v, void *base);
 static int conf_set_remotes(conf_ctx_t *cx, const conf_field_t *f, json_t *v, void *base);
 static int conf_set_urls(conf_ctx_t *cx, const conf_field_t *f, json_t *v, void *base);
+static int conf_set_mc_prefix(conf_ctx_t *cx, const conf_field_t *f, json_t *v, void *base);
 static int conf_set_section(conf_ctx_t *cx, const conf_field_t *f, json_t *v, void *base);
 static int conf_set_servers(conf_ctx_t *cx, const conf_field_t *f, json_t *v, void *base);
 static int conf_set_tables(conf_ctx_t *cx, const conf_field_t *f, json_t *v, void *base);
@@ -133,7 +134,8 @@ static const conf_field_t db_fields[] = {
 
 static const conf_field_t memcached_fields[] = {
     {"urls", conf_set_urls, C(memcached.urls), REQ},
-    {"hostname", conf_set_str, C(memcached.hostname), .sdef = NULL},
+    {"hostname", conf_set_mc_prefix, C(memcached.hostname), .min = 1,
+     .max = FF_CONF_MC_HOSTNAME_MAX},
     {.key = NULL},
 };
 
@@ -162,6 +164,8 @@ static const conf_field_t cluster_fields[] = {
     {"heartbeat", conf_set_int, C(cluster.heartbeat_ms), .min = 50, .max = 60000, .idef = 1000},
     {"startTimeout", conf_set_int, C(cluster.start_timeout_ms), .min = 100, .max = 3600000,
      .idef = 10000},
+    {"stopTimeout", conf_set_int, C(cluster.stop_timeout_ms), .min = 0, .max = 3600000,
+     .idef = 60000},
     {.key = NULL},
 };
 
@@ -635,6 +639,27 @@ conf_set_urls(conf_ctx_t *cx, const conf_field_t *f, json_t *v, void *base)
     }
     conf_pop(cx, old);
     return rc;
+}
+
+/* The prefix of every memcached key: short enough that no key passes memcached's limit
+ * (conf.h), and without the spaces and control characters its text protocol cannot carry. */
+static int
+conf_set_mc_prefix(conf_ctx_t *cx, const conf_field_t *f, json_t *v, void *base)
+{
+    char what[96];
+    size_t n = json_string_length(v);
+    const unsigned char *s = (const unsigned char *)json_string_value(v);
+    bool ok = v == NULL || (json_is_string(v) && n >= (size_t)f->min && n <= (size_t)f->max);
+
+    for (size_t i = 0; ok && v != NULL && i < n; i++)
+        ok = s[i] > ' ' && s[i] != 0x7f;
+    if (!ok) {
+        snprintf(what, sizeof(what),
+                 "a string of %lld..%lld bytes without spaces or control characters",
+                 (long long)f->min, (long long)f->max);
+        return conf_bad(cx, f->key, what, v);
+    }
+    return conf_set_str(cx, f, v, base);
 }
 
 static int

@@ -14,6 +14,10 @@
 #define FF_CONF_WEBTOKEN_MIN 16
 /* The longest secret or token file read. */
 #define FF_CONF_SECRET_MAX 4096
+/* The longest memcached.hostname, in bytes: a row's memcached key `<hostname>:<table>:<pk>`
+ * must fit memcached's 250 bytes with a table name of 64 bytes and a pk of 20 characters
+ * (common/mc.c checks the sum against FF_MC_KEY_MAX). */
+#define FF_CONF_MC_HOSTNAME_MAX 164
 
 typedef enum { FF_ROLE_GATE, FF_ROLE_NET, FF_ROLE_GAME, FF_ROLE_DBFRONT } ff_role_t;
 
@@ -92,6 +96,7 @@ typedef struct {
         int log_level;          /* FF_LOG_*, default info */
         int heartbeat_ms;       /* PING interval on every bus link; 3 silent = dead; 1000 */
         int start_timeout_ms;   /* a node's control link must be up within this; 10000 */
+        int stop_timeout_ms;    /* a stop's wait for dbfront's last flush; 60000 */
     } cluster;
 } ff_conf_t;
 

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -41,6 +42,7 @@ static bool have_token;
 static uv_signal_t sigterm, sigint;
 static ff_conf_t **old_confs;
 static size_t nold_confs;
+static int stop_timeout_ms = -1; /* NOTIFY stop's "timeout"; -1 = none given */
 
 /* HELLO on the control link, then "ready" if the role already serves. */
 static void
@@ -70,6 +72,21 @@ uint64_t
 ff_node_now(void)
 {
     return uv_now(ff_loop);
+}
+
+int
+ff_node_stop_timeout(void)
+{
+    return stop_timeout_ms >= 0 ? stop_timeout_ms : ff_conf->cluster.stop_timeout_ms;
+}
+
+void
+ff_node_notify(const char *method, const char *body)
+{
+    ff_buf_t *b = ff_link_out(control);
+
+    if (b != NULL)
+        ff_bus_put_notify(b, method, body);
 }
 
 static void
@@ -129,11 +146,24 @@ answer_status(ff_link_t *l, uint32_t seq)
     json_decref(out);
 }
 
+/* NOTIFY stop, with the time master gives the stop (an older master sends "{}"). */
+static void
+node_stop_notified(const ff_bus_msg_t *m)
+{
+    json_t *j = json_loadb((const char *)m->body, m->body_len, 0, NULL);
+    json_t *t = json_object_get(j, "timeout");
+
+    if (json_is_integer(t) && json_integer_value(t) >= 0 && json_integer_value(t) <= INT_MAX)
+        stop_timeout_ms = (int)json_integer_value(t);
+    json_decref(j);
+    node_stop();
+}
+
 static void
 control_msg_cb(ff_link_t *l, const ff_bus_msg_t *m)
 {
     if (m->kind == FF_BUS_NOTIFY && ff_str_eq(m->method, "stop"))
-        node_stop();
+        node_stop_notified(m);
     else if (m->kind == FF_BUS_NOTIFY && ff_str_eq(m->method, "reload"))
         node_reload();
     else if (m->kind == FF_BUS_CALL && ff_str_eq(m->method, "status"))

@@ -3,7 +3,10 @@
  *
  * Control protocol on the link to master's rootport (see bus.h for framing):
  *   node -> master  HELLO(name, role, pid, [])  once the node listens and is ready
- *   master -> node  NOTIFY("stop", "{}")        stop gracefully, then exit 0
+ *   master -> node  NOTIFY("stop", {"timeout":ms}) stop gracefully within ms (dbfront: its
+ *                                               final flush), then exit 0
+ *   node -> master  NOTIFY("stopped", {...})    dbfront's last words: {"unflushed":N,
+ *                                               "log":"<wal dir>"} (N null: not known)
  *   master -> node  NOTIFY("reload", "{}")      re-read the config file, reload the app
  *   master -> node  CALL("status", "{}")        REPLY: JSON object of role figures */
 #ifndef FF_NODE_H
@@ -36,6 +39,12 @@ int ff_node_main(int argc, char **argv, ff_role_t role, const ff_node_ops_t *ops
 void ff_node_ready(void);
 /* Monotonic milliseconds of the loop. */
 uint64_t ff_node_now(void);
+/* The milliseconds master gave this node's stop (NOTIFY stop's "timeout"), or
+ * cluster.stopTimeout when the stop came from a signal or gave none. */
+int ff_node_stop_timeout(void);
+/* Sends NOTIFY(method, body: a JSON object's text) to master on the control link, if it is
+ * up; ff_node_exit right after still sends it. */
+void ff_node_notify(const char *method, const char *body);
 /* Flushes pending writes, closes everything and exits the process with `code`. */
 void ff_node_exit(int code) __attribute__((noreturn));
 

@@ -23,9 +23,6 @@
 #include "node.h"
 #include "worker.h"
 
-/* memcached refuses longer keys; such rows are read through dbfront. */
-#define STORE_MC_KEY_MAX 250
-
 typedef struct req_s {
     struct req_s *next;  /* in the deferred or the held queue */
     uint64_t held_until; /* held: uv_now() when it fails */
@@ -37,7 +34,7 @@ typedef struct req_s {
     int status;
     json_t *result;
     /* memcached read (get only), filled on the reader thread */
-    char key[STORE_MC_KEY_MAX + 6];
+    char key[FF_MC_KEY_MAX + 1];
     char *val;
     size_t len;
     int mc_rc;
@@ -465,12 +462,10 @@ ff_store_get(const char *table, int64_t pk, ff_store_fn fn, void *arg)
 
     if (!check_table(r, table, false) || !set_args(r, table, &pk, NULL, NULL))
         return;
-    if (reader != NULL) {
-        ff_mc_key(ff_conf, table, pk, r->key, sizeof(r->key));
-        if (strlen(r->key) <= STORE_MC_KEY_MAX) {
-            ff_worker_submit(reader, r, mc_work, mc_done);
-            return;
-        }
+    /* A row without a key (impossible with a validated config) is read through dbfront. */
+    if (reader != NULL && ff_mc_key(ff_conf, table, pk, r->key, sizeof(r->key)) >= 0) {
+        ff_worker_submit(reader, r, mc_work, mc_done);
+        return;
     }
     req_send(r);
 }

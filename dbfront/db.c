@@ -41,6 +41,7 @@ struct dbf_db_s {
     size_t ncache;
     uint64_t tick;
     time_t last_use; /* CLOCK_MONOTONIC seconds */
+    bool refused;    /* the last failure refused a change for its data */
 };
 
 /* The bound parameters of one execution. vals and texts are sized once, so the binds'
@@ -106,6 +107,37 @@ db_lost(unsigned int e)
            e == CR_COMMANDS_OUT_OF_SYNC || e == ER_CONNECTION_KILLED;
 }
 
+/* True for the errors by which MariaDB refuses a row for its data: the same statement fails
+ * again at every retry while the other rows of its batch are fine. Everything else (a lost
+ * connection, a lock wait timeout, a deadlock, a dropped table or column) may pass on a
+ * retry, or concerns every row alike, and must not single out rows. */
+static bool
+db_refuses_data(unsigned int e)
+{
+    switch (e) {
+    case ER_DUP_ENTRY:
+    case ER_DUP_ENTRY_WITH_KEY_NAME:
+    case ER_BAD_NULL_ERROR:
+    case ER_WARN_NULL_TO_NOTNULL:
+    case ER_DATA_TOO_LONG:
+    case ER_WARN_DATA_OUT_OF_RANGE:
+    case WARN_DATA_TRUNCATED: /* also a value outside an ENUM or SET */
+    case ER_TRUNCATED_WRONG_VALUE:
+    case ER_TRUNCATED_WRONG_VALUE_FOR_FIELD: /* also the UPSERT's UNIQUE-key guard */
+    case ER_WRONG_VALUE:
+    case ER_INVALID_CHARACTER_STRING:
+    case ER_NO_REFERENCED_ROW:
+    case ER_NO_REFERENCED_ROW_2:
+    case ER_ROW_IS_REFERENCED:
+    case ER_ROW_IS_REFERENCED_2:
+    case ER_CONSTRAINT_FAILED: /* CHECK, also a JSON column's json_valid() */
+    case ER_SIGNAL_EXCEPTION:  /* a trigger's SIGNAL */
+        return true;
+    default:
+        return false;
+    }
+}
+
 /* Closes the connection and every statement prepared on it. */
 static void
 db_disconnect(dbf_db_t *db)
@@ -127,6 +159,7 @@ db_fail(dbf_db_t *db, const char *what, char *err, size_t errlen)
     unsigned int e = mysql_errno(db->my);
 
     db_err(err, errlen, "%s: %s [%u]", what, mysql_error(db->my), e);
+    db->refused = db_refuses_data(e);
     if (db_lost(e))
         db_disconnect(db);
     return -1;
@@ -139,6 +172,7 @@ db_stmt_fail(dbf_db_t *db, MYSQL_STMT *st, const char *what, char *err, size_t e
     unsigned int e = mysql_stmt_errno(st);
 
     db_err(err, errlen, "%s: %s [%u]", what, mysql_stmt_error(st), e);
+    db->refused = db_refuses_data(e);
     if (db_lost(e))
         db_disconnect(db);
     return -1;
@@ -766,10 +800,12 @@ db_same_cols(const dbf_table_t *t, json_t *a, json_t *b)
     return true;
 }
 
-/* Checks that every key of row is a column of t, so that nothing is silently dropped. */
+/* Checks that every key of row is a column of t, so that nothing is silently dropped. A row
+ * that fails (written before the column was dropped) is refused like MariaDB refuses one. */
 static int
-db_check_keys(const dbf_table_t *t, json_t *row, char *err, size_t errlen)
+db_check_keys(dbf_db_t *db, const dbf_table_t *t, json_t *row, char *err, size_t errlen)
 {
+    db->refused = true;
     const char *key;
     json_t *v;
 
@@ -785,6 +821,7 @@ db_check_keys(const dbf_table_t *t, json_t *row, char *err, size_t errlen)
             return -1;
         }
     }
+    db->refused = false;
     return 0;
 }
 
@@ -883,7 +920,7 @@ db_upsert(dbf_db_t *db, const dbf_change_t *changes, size_t n, char *err, size_t
 
     rows = db_upsert_run_len(changes, n, max);
     for (size_t r = 0; r < rows; r++) {
-        if (db_check_keys(t, changes[r].row, err, errlen) < 0)
+        if (db_check_keys(db, t, changes[r].row, err, errlen) < 0)
             goto out;
     }
     if (db_upsert_sql(&b, t, idx, ncols, rows, err, errlen) < 0)
@@ -918,7 +955,7 @@ db_update(dbf_db_t *db, const dbf_change_t *ch, char *err, size_t errlen)
     db_params_t p = {0};
     int rc = -1;
 
-    if (db_check_keys(t, ch->row, err, errlen) < 0)
+    if (db_check_keys(db, t, ch->row, err, errlen) < 0)
         return -1;
     db_params_init(&p, t->ncols + 1);
     db_sql(&b, "UPDATE ");
@@ -1031,13 +1068,17 @@ int
 dbf_db_apply(dbf_db_t *db, const dbf_change_t *changes, size_t n, const dbf_schema_t *s,
              const int64_t *next_ids, char *err, size_t errlen)
 {
+    db->refused = false;
     if (dbf_db_connect(db, err, errlen) < 0)
-        return -1;
+        return DBF_DB_FAILED;
     if (mysql_autocommit(db->my, 0) != 0)
         return db_fail(db, "start transaction", err, errlen);
-    if (db_apply_changes(db, changes, n, err, errlen) < 0 ||
-        db_put_next_ids(db, s, next_ids, err, errlen) < 0)
+    if (db_apply_changes(db, changes, n, err, errlen) < 0)
         goto fail_rollback;
+    if (db_put_next_ids(db, s, next_ids, err, errlen) < 0) {
+        db->refused = false; /* not the rows' fault: never single them out for it */
+        goto fail_rollback;
+    }
     if (mysql_commit(db->my) != 0) {
         db_fail(db, "commit", err, errlen);
         goto fail_rollback;
@@ -1047,10 +1088,13 @@ dbf_db_apply(dbf_db_t *db, const dbf_change_t *changes, size_t n, const dbf_sche
     return 0;
 
 fail_rollback:
-    /* A lost connection is closed already; the server rolls back on its side. */
-    if (db->my != NULL && (mysql_rollback(db->my) != 0 || mysql_autocommit(db->my, 1) != 0))
+    /* A lost connection is closed already; the server rolls back on its side. A refusal
+     * counts only if the rollback worked: otherwise nothing is known about the data. */
+    if (db->my != NULL && (mysql_rollback(db->my) != 0 || mysql_autocommit(db->my, 1) != 0)) {
         db_disconnect(db);
-    return -1;
+        db->refused = false;
+    }
+    return db->refused && db->my != NULL ? DBF_DB_REFUSED : DBF_DB_FAILED;
 }
 
 /* The next id of one incr table: the larger of ff_meta's and MAX(pk) + 1, at least 1. */

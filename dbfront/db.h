@@ -40,9 +40,15 @@ int dbf_db_get(dbf_db_t *db, const dbf_table_t *t, int64_t pk, json_t **row, cha
 /* Reads every row whose fk column equals `value`: 0 with *rows (a new JSON array), -1. */
 int dbf_db_get_by(dbf_db_t *db, const dbf_table_t *t, json_t *value, json_t **rows, char *err,
                   size_t errlen);
+/* What dbf_db_apply returns after a ROLLBACK: MariaDB refused a change for its data (a value
+ * outside an ENUM, a duplicate key, a foreign key, a CHECK constraint...: the same change
+ * fails again at every retry), or anything else (a lost connection, a lock wait timeout, a
+ * deadlock, a missing table: worth retrying as it is). */
+enum { DBF_DB_FAILED = -1, DBF_DB_REFUSED = -2 };
+
 /* Applies the changes in one transaction, together with the next ids of the schema's incr
  * tables (next_ids[t->index]; 0 = leave alone) written to ff_meta. Returns 0 after COMMIT,
- * or -1 after ROLLBACK (or a lost connection) with err. */
+ * or DBF_DB_REFUSED / DBF_DB_FAILED after ROLLBACK (or a lost connection) with err. */
 int dbf_db_apply(dbf_db_t *db, const dbf_change_t *changes, size_t n, const dbf_schema_t *s,
                  const int64_t *next_ids, char *err, size_t errlen);
 /* For each incr table: the larger of ff_meta.next_id and MAX(pk) + 1, into

@@ -22,6 +22,7 @@ typedef struct {
     int64_t *next_ids; /* per table index: the next pk of an incr table */
     dbf_wal_t *wal;
     char *waldir;              /* the log directory, also home of meta.json and schema.json */
+    char *walpath;             /* ... made absolute (NULL if realpath failed) */
     ff_worker_t *wal_worker;   /* state: dbf_wal_t */
     ff_worker_t *cache_worker; /* state: ff_mc_t (NULL without memcached) */
     ff_worker_t *reader;       /* state: dbf_db_t */
@@ -29,9 +30,11 @@ typedef struct {
     ff_mc_t *mc;
     dbf_db_t *rdb, *fdb;
     bool stopping;
+    bool serving; /* the log is replayed and game nodes may call */
     struct {
         uint64_t writes, reads, errors, cache_errors, db_errors;
         uint64_t flushes, flush_failures, flushed_rows;
+        uint64_t rejected;      /* changes MariaDB refused, written to rejected.jsonl */
         uint64_t last_flush_ms; /* duration of the last successful flush */
         bool db_up, cache_up;
     } st;

@@ -1,7 +1,9 @@
 /* dbfront: the only writer of stored game data (DESIGN §6, docs/dbfront.md). Starts by
  * learning the tables (MariaDB's information_schema, or the copy saved by the last start),
  * replaying its log and the next ids, then serves game nodes (store.c) and flushes to
- * MariaDB (flush.c). /stop ends with a full flush. */
+ * MariaDB (flush.c). /stop ends with a full flush, retried for the time master gives the
+ * stop (cluster.stopTimeout); the last thing dbfront does is tell master how many rows
+ * MariaDB still lacks and where they are (NOTIFY "stopped"). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +24,9 @@ typedef struct {
     ff_buf_t records; /* replay: u32 length + payload, one after another */
     int torn;
 } boot_t;
+
+/* How long past the stop's deadline a hung flush is waited for (master kills at 5 s). */
+#define STOP_GRACE_MS 2000
 
 static uv_tcp_t listener;
 static uv_timer_t retry_timer, sweep_timer, stop_timer;
@@ -83,8 +88,10 @@ sweep_cb(uv_timer_t *t)
 static int
 serve(void)
 {
-    int rc =
-        ff_bus_listen(ff_loop, &listener, ff_self->host, ff_self->rootport, dbf_store_accept, NULL);
+    /* A stop that came while booting only waited for the log: no game node may call. */
+    int rc = dbf.stopping ? 0
+                          : ff_bus_listen(ff_loop, &listener, ff_self->host, ff_self->rootport,
+                                          dbf_store_accept, NULL);
 
     if (rc < 0) {
         ff_log(FF_LOG_ERROR, "cannot listen on %s:%d: %s", ff_self->host, ff_self->rootport,
@@ -96,6 +103,7 @@ serve(void)
     uv_timer_init(ff_loop, &sweep_timer);
     uv_timer_start(&sweep_timer, sweep_cb, 100, 100);
     uv_unref((uv_handle_t *)&sweep_timer);
+    dbf.serving = true;
     ff_log(FF_LOG_INFO, "serving %zu tables; %zu rows from the log wait for a flush",
            dbf.schema->ntables, dbf.rows.ndirty);
     ff_node_ready();
@@ -276,6 +284,7 @@ dbf_start(void)
         ff_log(FF_LOG_ERROR, "log: %s", err);
         return -1;
     }
+    dbf.walpath = realpath(dbf.waldir, NULL); /* for master's report, from any directory */
     dbf.mc = ff_mc_new(ff_conf);
     dbf.st.cache_up = dbf.mc != NULL; /* until an update says otherwise */
     dbf.rdb = dbf_db_new(ff_conf);
@@ -298,11 +307,25 @@ dbf_start(void)
 
 static void final_flush_done(bool ok);
 
+/* Tells master what the stop leaves out of MariaDB, then exits. Before the log was replayed
+ * (a stop while booting) the number of rows it holds is not known. */
 static void
 dbf_exit(void)
 {
+    uint64_t bytes = dbf_wal_size(dbf.wal);
+    json_t *report = json_pack("{s:s}", "log", dbf.walpath ? dbf.walpath : dbf.waldir);
+    char *text;
+
+    if (dbf.serving || bytes == 0)
+        json_object_set_new(report, "unflushed", json_integer((json_int_t)dbf.rows.ndirty));
+    else
+        json_object_set_new(report, "unflushed", json_null());
+    text = json_dumps(report, JSON_COMPACT);
+    ff_node_notify("stopped", text);
     ff_log(FF_LOG_INFO, "stopped: %zu rows left for the log (%llu bytes)", dbf.rows.ndirty,
-           (unsigned long long)dbf_wal_size(dbf.wal));
+           (unsigned long long)bytes);
+    free(text);
+    json_decref(report);
     ff_node_exit(0);
 }
 
@@ -313,25 +336,28 @@ final_flush_done(bool ok)
     if (ok && dbf.rows.ndirty == 0) {
         dbf_exit();
     } else if (uv_now(ff_loop) >= stop_deadline) {
-        ff_log(FF_LOG_WARN,
-               "stop: MariaDB did not take the last %zu rows; they stay in the log "
+        ff_log(FF_LOG_ERROR,
+               "stop: MariaDB did not take the last %zu rows; they stay in the log in %s "
                "and are flushed at the next start",
-               dbf.rows.ndirty);
+               dbf.rows.ndirty, dbf.waldir);
         dbf_exit();
     }
     /* Otherwise stop_check_cb starts another flush: a retry, or rows written meanwhile. */
 }
 
-/* Waits for the writes in progress to be acknowledged, then flushes until nothing is
- * dirty. */
+/* Waits for the boot to replay the log and for the writes in progress to be acknowledged,
+ * then flushes until nothing is dirty, until the deadline (and a little past it for a
+ * flush that hangs; master kills at 5 s past it). */
 static void
 stop_check_cb(uv_timer_t *t)
 {
     (void)t;
-    if (dbf.schema == NULL || uv_now(ff_loop) >= stop_deadline + 5000) {
+    if (uv_now(ff_loop) >= stop_deadline + (dbf.serving ? STOP_GRACE_MS : 0)) {
         dbf_exit();
         return;
     }
+    if (!dbf.serving)
+        return;
     if (dbf_store_busy() > 0 || dbf_flush_running() || uv_now(ff_loop) < stop_retry_at)
         return;
     stop_retry_at = UINT64_MAX; /* until final_flush_done */
@@ -344,7 +370,7 @@ dbf_stop(void)
     dbf.stopping = true;
     if (uv_is_active((uv_handle_t *)&listener))
         uv_close((uv_handle_t *)&listener, NULL);
-    stop_deadline = uv_now(ff_loop) + (uint64_t)ff_conf->cluster.request_timeout_ms;
+    stop_deadline = uv_now(ff_loop) + (uint64_t)ff_node_stop_timeout();
     uv_timer_init(ff_loop, &stop_timer);
     uv_timer_start(&stop_timer, stop_check_cb, 0, 100);
 }

@@ -243,12 +243,33 @@ snapshot_free(dbf_snapshot_t *snap)
 {
     for (size_t i = 0; i < snap->n; i++) {
         json_decref(snap->changes[i].row);
-        snap->rows[i]->pins--;
+        if (snap->rows[i] != NULL)
+            snap->rows[i]->pins--;
     }
     ff_free(snap->changes);
     ff_free(snap->rows);
     ff_free(snap->versions);
+    ff_free(snap->refused);
     ff_free(snap);
+}
+
+/* Drops the snapshot's row i from memory: MariaDB refused its change, so the next read or
+ * write finds it where it is now true, in MariaDB (or finds that it does not exist). */
+static void
+forget(dbf_rows_t *rs, dbf_snapshot_t *snap, size_t i)
+{
+    dbf_row_t *r = snap->rows[i];
+
+    snap->rows[i] = NULL;
+    if (--r->pins > 0) {
+        /* Another snapshot cannot hold it (one flush at a time); stay safe regardless. */
+        r->state = DBF_CLEAN;
+        json_decref(r->doc);
+        r->doc = NULL;
+        return;
+    }
+    ff_map_del(&rs->map, row_key(r->t, r->pk));
+    row_free(r);
 }
 
 void
@@ -262,7 +283,9 @@ dbf_rows_committed(dbf_rows_t *rs, dbf_snapshot_t *snap)
         rs->ndirty--;
         json_decref(r->fields);
         r->fields = NULL;
-        if (r->state != DBF_DEL)
+        if (snap->refused != NULL && snap->refused[i])
+            forget(rs, snap, i);
+        else if (r->state != DBF_DEL)
             r->state = DBF_CLEAN;
     }
     snapshot_free(snap);

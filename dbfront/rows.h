@@ -44,6 +44,7 @@ typedef struct {
                             * a document before changing it while it is shared */
     dbf_row_t **rows;
     uint64_t *versions;
+    bool *refused; /* set by the flush: changes MariaDB refused for their data; NULL = none */
     size_t n;
 } dbf_snapshot_t;
 
@@ -72,7 +73,9 @@ int dbf_rows_replay(dbf_rows_t *rs, const dbf_schema_t *s, const uint8_t *payloa
 /* Takes every dirty row as it is now, for one flush; pins them. NULL when nothing is dirty. */
 dbf_snapshot_t *dbf_rows_snapshot(dbf_rows_t *rs);
 /* After the snapshot's COMMIT: rows not written since are clean again (deleted ones stay
- * known as deleted until dbf_rows_evict). Frees the snapshot. */
+ * known as deleted until dbf_rows_evict), and rows whose change MariaDB refused
+ * (snap->refused) are forgotten, so that MariaDB's row is the truth again. Rows written
+ * since the snapshot stay dirty either way. Frees the snapshot. */
 void dbf_rows_committed(dbf_rows_t *rs, dbf_snapshot_t *snap);
 /* After a failed flush: unpins and frees the snapshot; the rows stay dirty. */
 void dbf_rows_abandon(dbf_snapshot_t *snap);

@@ -4,7 +4,8 @@
  * A write is checked against its table, applied to the in-memory rows and framed as a log
  * record into the open batch. Once per loop turn the open batch goes to the log worker
  * (append + fdatasync: group commit), then to the cache worker (memcached gets the new row
- * documents), and only then is every write of the batch acknowledged. A write to a row
+ * documents, written conditionally: see ff_mc_pipeline), and only then is every write of
+ * the batch acknowledged. A write to a row
  * dbfront does not know first loads it (memcached, then MariaDB) to learn that it exists. */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -25,7 +26,7 @@ typedef struct {
 } peer_t;
 
 typedef struct {
-    char key[160];
+    char key[FF_MC_KEY_MAX + 1];
     char *doc; /* NULL = delete */
     int ttl;
     bool failed;
@@ -62,8 +63,10 @@ typedef struct {
 dbf_t dbf;
 
 static batch_t *open_batch;
-/* Keys whose memcached update failed (memcached down or hung): they may hold an older row,
- * so they are deleted again and again until memcached takes it. */
+/* Keys whose memcached update was not confirmed (memcached down, hung or cut off): they may
+ * still hold an older row, so they are deleted again and again until memcached confirms it.
+ * Once it has, the update given up on can no longer win however late it arrives: it was a
+ * cas against a placeholder that the delete removed (ff_mc_pipeline). */
 static batch_t *suspects;
 static bool purging;
 static uv_timer_t purge_timer;
@@ -131,8 +134,12 @@ batch_cache(batch_t *b, const dbf_table_t *t, int64_t pk, json_t *doc)
         b->capops = b->capops ? b->capops * 2 : 16;
         b->ops = ff_realloc(b->ops, b->capops * sizeof(*b->ops));
     }
-    op = &b->ops[b->nops++];
-    ff_mc_key(ff_conf, t->name, pk, op->key, sizeof(op->key));
+    op = &b->ops[b->nops];
+    /* A row without a key (impossible with a validated config) is never in memcached:
+     * readers that cannot form its key either ask dbfront. */
+    if (ff_mc_key(ff_conf, t->name, pk, op->key, sizeof(op->key)) < 0)
+        return;
+    b->nops++;
     op->doc = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     op->ttl = t->timeout_s;
 }
@@ -154,7 +161,6 @@ cache_work(void *state, void *job)
     ff_mc_t *mc = state;
     batch_t *b = job;
     ff_mc_op_t *ops;
-    bool failed;
 
     b->rc = 0;
     if (mc == NULL || b->nops == 0)
@@ -162,12 +168,11 @@ cache_work(void *state, void *job)
     ops = ff_malloc(b->nops * sizeof(*ops));
     for (size_t i = 0; i < b->nops; i++) {
         cache_op_t *op = &b->ops[i];
-        ops[i] = (ff_mc_op_t){op->key, op->doc, op->doc ? strlen(op->doc) : 0, op->ttl};
+        ops[i] = (ff_mc_op_t){op->key, op->doc, op->doc ? strlen(op->doc) : 0, op->ttl, false};
     }
-    failed = ff_mc_pipeline(mc, ops, b->nops) < 0;
+    b->rc = -(int)ff_mc_pipeline(mc, ops, b->nops);
     for (size_t i = 0; i < b->nops; i++)
-        b->ops[i].failed = failed;
-    b->rc = failed ? -(int)b->nops : 0;
+        b->ops[i].failed = !ops[i].done;
     ff_free(ops);
 }
 
@@ -494,13 +499,12 @@ static void
 cache_get_work(void *state, void *job)
 {
     load_t *ld = job;
-    char key[160], *text = NULL;
+    char key[FF_MC_KEY_MAX + 1], *text = NULL;
     size_t len;
 
     ld->rc = -1;
-    if (state == NULL)
+    if (state == NULL || ff_mc_key(ff_conf, ld->t->name, ld->pk, key, sizeof(key)) < 0)
         return;
-    ff_mc_key(ff_conf, ld->t->name, ld->pk, key, sizeof(key));
     if (ff_mc_get(state, key, &text, &len) == 0) {
         ld->row = json_loadb(text, len, 0, NULL);
         ld->rc = json_is_object(ld->row) ? 0 : -1;

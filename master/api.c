@@ -34,10 +34,17 @@ api_status_cb(void *arg, json_t *doc)
     web_reply(arg, 200, NULL, doc);
 }
 
+/* 200 when every write dbfront acknowledged is in MariaDB; else 503 with how many are not
+ * and the log directory that keeps them (docs/dbfront.md). */
 static void
 api_stopped_cb(void *arg)
 {
-    web_reply(arg, 200, NULL, json_pack("{s:b}", "stopped", 1));
+    const json_t *left = super_stop_result();
+
+    if (left != NULL)
+        web_reply(arg, 503, NULL, json_deep_copy(left));
+    else
+        web_reply(arg, 200, NULL, json_pack("{s:b}", "stopped", 1));
 }
 
 static void

@@ -2,8 +2,9 @@
  * 1 with the message on stderr); with -t only prints `config.json: ok`. Otherwise makes the
  * log directories, opens its log, raises its open-file limit, listens on the root port
  * (control links) and the web port, forks every server and runs the loop until a graceful
- * stop (GET /stop, SIGTERM or SIGINT) has ended: then it exits 0 once the /stop answers are
- * written. */
+ * stop (GET /stop, SIGTERM or SIGINT) has ended: then it exits once the /stop answers are
+ * written, with status 0, or 1 when the stop left acknowledged writes out of MariaDB (in
+ * dbfront's log, for the next start). */
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -35,6 +36,7 @@ static struct {
     uv_signal_t sigterm, sigint;
     bool log_to_file;
     ff_bearer_t webtoken; /* the web port's token, as master started with it */
+    int exit_code;
 } M;
 
 /* Logs an ERROR; also on stderr when the log goes to a file, so that whoever started
@@ -86,6 +88,7 @@ static void
 master_stopped_cb(void *arg)
 {
     (void)arg;
+    M.exit_code = super_stop_result() != NULL;
     web_close(master_web_closed_cb, NULL);
 }
 
@@ -240,7 +243,7 @@ master_run(ff_conf_t *conf, const char *path)
            conf->master.webport, conf->nservers);
     super_start();
     uv_run(M.loop, UV_RUN_DEFAULT);
-    return master_cleanup(0);
+    return master_cleanup(M.exit_code);
 }
 
 static int

@@ -53,8 +53,9 @@ root_hello(ff_link_t *l, root_link_t *rl, const ff_bus_msg_t *m)
     rl->name = ff_strdup(name);
 }
 
-/* A node's control link carries HELLO, then "ready" and the replies to master's calls
- * (which bus.c takes); anything else is not a node of this cluster behaving. */
+/* A node's control link carries HELLO, then "ready", the replies to master's calls (which
+ * bus.c takes) and, from dbfront, "stopped"; anything else is not a node of this cluster
+ * behaving. */
 static void
 root_msg_cb(ff_link_t *l, const ff_bus_msg_t *m)
 {
@@ -64,6 +65,9 @@ root_msg_cb(ff_link_t *l, const ff_bus_msg_t *m)
         root_hello(l, rl, m);
     } else if (m->kind == FF_BUS_NOTIFY && rl->name != NULL && ff_str_eq(m->method, "ready")) {
         super_ready(l);
+    } else if (m->kind == FF_BUS_NOTIFY && rl->name != NULL && ff_str_eq(m->method, "stopped") &&
+               super_report(l, m->body, m->body_len) == 0) {
+        /* dbfront's last words: what its stop left out of MariaDB */
     } else {
         ff_log(FF_LOG_WARN, "control link from %s (%s): unexpected frame of kind %d; closing",
                rl->name ? rl->name : ff_link_peer(l), ff_link_addr(l), m->kind);
@@ -87,10 +91,10 @@ root_down_cb(ff_link_t *l, int status)
 
     ff_log(FF_LOG_DEBUG, "control link of %s closed: %s", rl->name ? rl->name : "?",
            uv_strerror(status));
-    super_unbind(l);
     ff_list_remove(&rl->node);
     ff_free(rl->name);
     ff_free(rl);
+    super_unbind(l); /* last: it may end the stop */
 }
 
 static const ff_link_cbs_t root_cbs = {root_msg_cb, root_up_cb, root_down_cb};

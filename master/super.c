@@ -13,11 +13,21 @@
  * Each process gets a crash pipe (--crash-fd): master keeps the read end and, when it reaps
  * the process, reads the record its crash handler left there (common/crash.h), so that
  * last_exit says what the node ran when it died: "signal 11 (Segmentation fault) in
- * command 42". */
+ * command 42".
+ *
+ * dbfront is special in a stop: every write it acknowledged must be in MariaDB when the
+ * stop ends, and after a crash those writes are only in its log. So a dbfront that is down
+ * (restarting or failed) when the stop begins is started again at once, one that dies
+ * during the stop without having said how its stop ended is restarted (the first time at
+ * once), and its stop phase waits for it to be running (log replayed) before telling it to
+ * stop with the time left of cluster.stopTimeout. Its last words on the control link,
+ * NOTIFY "stopped" {"unflushed":N,"log":"<dir>"}, are read before it counts as gone, and
+ * become the answer of the stop (super_stop_result). */
 #include "super.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -38,7 +48,14 @@
 typedef struct {
     char *name;
     ff_role_t role;
-    char *host; /* with the ports: what a reload compares to decide on a restart */
+    ff_link_t *dying;    /* dbfront: the control link of its exited process, until it closes */
+    pid_t dying_pid;     /* ... that process */
+    int exit_status;     /* ... and its wait status */
+    json_t *report;      /* dbfront: the current process's NOTIFY "stopped", or NULL */
+    bool revived;        /* dbfront: already restarted during this stop */
+    bool killed;         /* master sent the current process SIGKILL */
+    uint64_t kill_after; /* ms from being told to stop to SIGKILL */
+    char *host;          /* with the ports: what a reload compares to decide on a restart */
     int rootport, netport;
     super_state_t state;
     pid_t pid;
@@ -87,6 +104,9 @@ static struct {
     unsigned gen;
     uv_signal_t sigchld;
     bool stopping, stopped;
+    uint64_t stop_deadline; /* ms: the end of cluster.stopTimeout, counted from the stop */
+    uv_timer_t stop_timer;  /* fires at stop_deadline */
+    json_t *stop_result;    /* NULL, or what the stop left out of MariaDB */
     size_t phase;
     waiter_t *waiters;
     size_t nwaiters;
@@ -97,6 +117,7 @@ static struct {
 
 static void node_crashed(node_t *n);
 static void node_timer_cb(uv_timer_t *t);
+static void node_gone(node_t *n, int wstatus);
 static void super_progress(void);
 static void reload_begin(reload_t *op);
 
@@ -157,6 +178,7 @@ node_closed_cb(uv_handle_t *h)
     ff_free(n->name);
     ff_free(n->host);
     ff_free(n->recent);
+    json_decref(n->report);
     ff_free(n);
 }
 
@@ -186,6 +208,27 @@ node_by_link(const ff_link_t *l)
         if (S.nodes[i]->link == l)
             return S.nodes[i];
     return NULL;
+}
+
+/* True for a dbfront while a stop still waits for its log to reach MariaDB. */
+static bool
+stop_revives(const node_t *n)
+{
+    return S.stopping && n->role == FF_ROLE_DBFRONT && !n->removed && now_ms() < S.stop_deadline;
+}
+
+/* The ms a node is given to stop: for dbfront, what is left of cluster.stopTimeout in a
+ * stop of the cluster (all of it when a reload stops it). */
+static uint64_t
+stop_budget(const node_t *n)
+{
+    uint64_t now = now_ms();
+
+    if (n->role != FF_ROLE_DBFRONT)
+        return (uint64_t)S.conf->cluster.request_timeout_ms;
+    if (!S.stopping)
+        return (uint64_t)S.conf->cluster.stop_timeout_ms;
+    return S.stop_deadline > now ? S.stop_deadline - now : 0;
 }
 
 static void
@@ -269,6 +312,9 @@ node_spawn(node_t *n)
     ff_free(path);
     n->pid = pid;
     n->link = NULL;
+    n->killed = false;
+    json_decref(n->report);
+    n->report = NULL;
     n->state = SUPER_STARTING;
     n->started = now_ms();
     n->gen = S.gen;
@@ -298,6 +344,10 @@ node_timer_cb(uv_timer_t *t)
                n->name, (int)n->pid, S.conf->cluster.start_timeout_ms);
         n->start_killed = true;
         kill(n->pid, SIGKILL);
+        n->killed = true;
+    } else if (n->state == SUPER_RESTARTING && S.stopping && !stop_revives(n)) {
+        n->state = SUPER_STOPPED; /* the stop no longer waits for it */
+        super_progress();
     } else if (n->state == SUPER_RESTARTING) {
         n->recent = ff_realloc(n->recent, (size_t)(n->nrecent + 1) * sizeof(*n->recent));
         n->recent[n->nrecent++] = now_ms();
@@ -307,8 +357,9 @@ node_timer_cb(uv_timer_t *t)
         ff_log(FF_LOG_WARN,
                "%s (pid %d) has not exited %d ms after being told to stop; "
                "sending SIGKILL",
-               n->name, (int)n->pid, S.conf->cluster.request_timeout_ms + SUPER_KILL_GRACE_MS);
+               n->name, (int)n->pid, (int)n->kill_after);
         kill(n->pid, SIGKILL);
+        n->killed = true;
     }
 }
 
@@ -320,7 +371,7 @@ node_crashed(node_t *n)
     uint64_t now = now_ms(), window = (uint64_t)S.conf->cluster.restart_window_s * 1000;
     int keep = 0, delay = SUPER_BACKOFF_MIN_MS;
 
-    if (S.stopping || n->removed) {
+    if (n->removed || (S.stopping && !stop_revives(n))) {
         n->state = SUPER_STOPPED;
         return;
     }
@@ -338,6 +389,9 @@ node_crashed(node_t *n)
         delay *= 2;
     if (delay > SUPER_BACKOFF_MAX_MS)
         delay = SUPER_BACKOFF_MAX_MS;
+    if (S.stopping && !n->revived)
+        delay = 0; /* the stop waits for it: no backoff the first time */
+    n->revived = n->revived || S.stopping;
     n->state = SUPER_RESTARTING;
     ff_log(FF_LOG_INFO, "restarting %s in %d ms", n->name, delay);
     uv_timer_start(&n->timer, node_timer_cb, (uint64_t)delay, 0);
@@ -350,6 +404,12 @@ node_stop(node_t *n)
 {
     ff_buf_t *b;
 
+    if (n->dying != NULL) {
+        /* Its process is gone; node_gone decides once its control link has closed. */
+        if (n->state == SUPER_STARTING || n->state == SUPER_RUNNING)
+            n->state = SUPER_STOPPING;
+        return;
+    }
     if (n->state == SUPER_RESTARTING) {
         uv_timer_stop(&n->timer);
         n->state = SUPER_STOPPED;
@@ -357,8 +417,11 @@ node_stop(node_t *n)
     if (n->state != SUPER_STARTING && n->state != SUPER_RUNNING)
         return;
     b = n->state == SUPER_RUNNING && n->link != NULL ? ff_link_out(n->link) : NULL;
+    n->kill_after = stop_budget(n) + SUPER_KILL_GRACE_MS;
     if (b != NULL) {
-        ff_bus_put_notify(b, "stop", "{}");
+        char body[48];
+        snprintf(body, sizeof(body), "{\"timeout\":%llu}", (unsigned long long)stop_budget(n));
+        ff_bus_put_notify(b, "stop", body);
         ff_log(FF_LOG_INFO, "stopping %s (pid %d)", n->name, (int)n->pid);
     } else {
         ff_log(FF_LOG_INFO, "stopping %s (pid %d) with SIGTERM: no control link", n->name,
@@ -367,8 +430,7 @@ node_stop(node_t *n)
         n->sent_term = true;
     }
     n->state = SUPER_STOPPING;
-    uv_timer_start(&n->timer, node_timer_cb,
-                   (uint64_t)S.conf->cluster.request_timeout_ms + SUPER_KILL_GRACE_MS, 0);
+    uv_timer_start(&n->timer, node_timer_cb, n->kill_after, 0);
 }
 
 static reload_t *
@@ -406,12 +468,37 @@ describe_exit(int wstatus, const char *what, char *buf, size_t len)
         snprintf(buf, len, "wait status 0x%x", (unsigned)wstatus);
 }
 
+/* The process was reaped. A dbfront whose control link is still open counts as gone only
+ * once it closes, so that its last frames (the report of its stop) are read first. */
 static void
 node_exited(node_t *n, int wstatus)
 {
+    uv_timer_stop(&n->timer);
+    n->dying_pid = n->pid;
+    n->pid = 0;
+    if (n->role == FF_ROLE_DBFRONT && n->link != NULL) {
+        n->dying = n->link;
+        n->exit_status = wstatus;
+        n->link = NULL;
+        return;
+    }
+    node_gone(n, wstatus);
+}
+
+/* A dbfront that exits during a stop without having reported, before the stop's deadline
+ * and not killed by master, still holds writes that MariaDB may lack: a crash. */
+static bool
+stop_unfinished(const node_t *n)
+{
+    return n->report == NULL && !n->killed && stop_revives(n);
+}
+
+static void
+node_gone(node_t *n, int wstatus)
+{
     bool clean = (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0) ||
                  (n->sent_term && WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGTERM);
-    pid_t pid = n->pid;
+    pid_t pid = n->dying_pid;
     char what[64];
 
     crash_read(n, what, sizeof(what));
@@ -421,11 +508,10 @@ node_exited(node_t *n, int wstatus)
         snprintf(n->last_exit + len, sizeof(n->last_exit) - len, " at its start timeout");
         n->start_killed = false;
     }
-    n->pid = 0;
+    n->dying = NULL;
     n->link = NULL;
     n->sent_term = false;
-    uv_timer_stop(&n->timer);
-    if (n->state != SUPER_STOPPING) {
+    if (n->state != SUPER_STOPPING || stop_unfinished(n)) {
         /* Even status 0: a node only exits on its own when something went wrong. */
         ff_log(FF_LOG_WARN, "%s (pid %d) exited unexpectedly: %s", n->name, (int)pid, n->last_exit);
         node_crashed(n);
@@ -465,7 +551,7 @@ sweep(void)
 
     for (size_t i = 0; i < S.n; i++) {
         node_t *n = S.nodes[i];
-        if (n->removed && n->pid == 0)
+        if (n->removed && n->pid == 0 && n->dying == NULL)
             uv_close((uv_handle_t *)&n->timer, node_closed_cb);
         else
             S.nodes[keep++] = n;
@@ -475,24 +561,122 @@ sweep(void)
 
 /* ---- stop -------------------------------------------------------------------------- */
 
+/* dbfront's log directory as the config names it, made absolute: where its writes wait when
+ * it could not say so itself. */
+static const char *
+wal_dir(const node_t *n, char *buf, size_t size)
+{
+    const ff_conf_server_t *srv = ff_conf_server(S.conf, n->name);
+    const char *wal = srv != NULL ? srv->wal : NULL;
+    char cwd[PATH_MAX];
+    int len;
+
+    if (wal != NULL && wal[0] == '/')
+        len = snprintf(buf, size, "%s", wal);
+    else if (getcwd(cwd, sizeof(cwd)) == NULL)
+        len = snprintf(buf, size, "%s", wal != NULL ? wal : "var/wal");
+    else if (wal != NULL)
+        len = snprintf(buf, size, "%s/%s", cwd, wal);
+    else
+        len = snprintf(buf, size, "%s/var/wal/%s", cwd, n->name);
+    if (len < 0 || (size_t)len >= size)
+        snprintf(buf, size, "%s", wal != NULL ? wal : "var/wal");
+    return buf;
+}
+
+/* What the stop left out of MariaDB, from dbfront's reports: NULL when nothing, else
+ * {"stopped":true,"unflushed":N,"log":dir}, N null when a dbfront could not tell (it was
+ * killed, or never came back up). */
+static json_t *
+stop_result_make(void)
+{
+    json_int_t total = 0;
+    bool unknown = false;
+    char dir[PATH_MAX + 8];
+    const char *log = NULL;
+
+    for (size_t i = 0; i < S.n; i++) {
+        const node_t *n = S.nodes[i];
+        json_t *u = json_object_get(n->report, "unflushed");
+        const char *l = json_string_value(json_object_get(n->report, "log"));
+        if (n->role != FF_ROLE_DBFRONT || n->removed ||
+            (json_is_integer(u) && json_integer_value(u) == 0))
+            continue;
+        if (json_is_integer(u))
+            total += json_integer_value(u);
+        else
+            unknown = true;
+        if (log == NULL)
+            log = l != NULL ? l : wal_dir(n, dir, sizeof(dir));
+    }
+    if (log == NULL)
+        return NULL;
+    return json_pack("{s:b,s:o,s:s}", "stopped", 1, "unflushed",
+                     unknown ? json_null() : json_integer(total), "log", log);
+}
+
 static void
 stop_finish(void)
 {
     waiter_t *w = S.waiters;
     size_t nw = S.nwaiters;
     bool first = !S.stopped;
+    json_t *u;
 
     S.waiters = NULL;
     S.nwaiters = 0;
     S.stopped = true;
-    if (first)
+    if (first) {
+        uv_timer_stop(&S.stop_timer);
+        S.stop_result = stop_result_make();
+        u = json_object_get(S.stop_result, "unflushed");
+        if (S.stop_result != NULL && json_is_integer(u))
+            ff_log(FF_LOG_ERROR,
+                   "stop: %lld acknowledged writes are not in MariaDB; they stay in the log in %s "
+                   "and are flushed at the next start",
+                   (long long)json_integer_value(u),
+                   json_string_value(json_object_get(S.stop_result, "log")));
+        else if (S.stop_result != NULL)
+            ff_log(FF_LOG_ERROR,
+                   "stop: dbfront could not say whether MariaDB has every acknowledged write; "
+                   "those it lacks stay in the log in %s and are flushed at the next start",
+                   json_string_value(json_object_get(S.stop_result, "log")));
         ff_log(FF_LOG_INFO, "all servers have stopped");
+    }
     for (size_t i = 0; i < nw; i++)
         if (w[i].cb != NULL)
             w[i].cb(w[i].arg);
     ff_free(w);
     if (first && S.on_stopped != NULL)
         S.on_stopped(S.on_stopped_arg);
+}
+
+/* Stops one node of the current phase; returns whether the phase must wait for it. A
+ * dbfront that is still replaying its log (starting) or about to be started again
+ * (restarting) is told to stop only once it runs, while the stop's deadline allows; past
+ * it, one still replaying is killed: a graceful stop could not flush anything more, and
+ * its log keeps every write for the next start. */
+static bool
+stop_phase_node(node_t *n)
+{
+    bool waits = n->role == FF_ROLE_DBFRONT && !n->removed &&
+                 (n->state == SUPER_STARTING || n->state == SUPER_RESTARTING);
+
+    if (waits && stop_revives(n))
+        return true;
+    if (waits && n->state == SUPER_STARTING) {
+        if (n->pid > 0 && !n->killed) {
+            ff_log(FF_LOG_WARN,
+                   "%s (pid %d) is not running %d ms into the stop (cluster.stopTimeout); "
+                   "killing it",
+                   n->name, (int)n->pid, S.conf->cluster.stop_timeout_ms);
+            kill(n->pid, SIGKILL);
+            n->killed = true;
+        }
+        return n->pid > 0 || n->dying != NULL;
+    }
+    node_stop(n);
+    return n->pid > 0 || n->dying != NULL;
 }
 
 /* Stops the nodes of the current phase's role; moves to the next role once none of them
@@ -507,14 +691,33 @@ stop_advance(void)
             node_t *n = S.nodes[i];
             if (n->role != stop_order[S.phase])
                 continue;
-            node_stop(n);
-            alive = alive || n->pid > 0;
+            alive = stop_phase_node(n) || alive;
         }
         if (alive)
             return;
         S.phase++;
     }
     stop_finish();
+}
+
+/* The end of cluster.stopTimeout: the stop no longer waits for dbfront to come back. */
+static void
+stop_timer_cb(uv_timer_t *t)
+{
+    (void)t;
+    super_progress();
+}
+
+/* A dbfront without a process when the stop begins: started again at once, so that it
+ * replays its log and flushes it before it is stopped. */
+static void
+stop_revive(node_t *n)
+{
+    ff_log(FF_LOG_INFO, "starting %s again at once: its log must reach MariaDB before the stop",
+           n->name);
+    uv_timer_stop(&n->timer);
+    n->revived = true;
+    node_spawn(n);
 }
 
 void
@@ -524,13 +727,25 @@ super_stop_all(super_done_cb cb, void *arg)
     S.waiters[S.nwaiters++] = (waiter_t){cb, arg};
     if (!S.stopping) {
         S.stopping = true;
+        S.stop_deadline = now_ms() + (uint64_t)S.conf->cluster.stop_timeout_ms;
+        uv_timer_start(&S.stop_timer, stop_timer_cb, (uint64_t)S.conf->cluster.stop_timeout_ms, 0);
         ff_log(FF_LOG_INFO, "stopping the cluster (net, gate, game, dbfront)");
-        /* A pending restart would otherwise fork a node of a role already stopped. */
-        for (size_t i = 0; i < S.n; i++)
-            if (S.nodes[i]->state == SUPER_RESTARTING)
-                node_stop(S.nodes[i]);
+        for (size_t i = 0; i < S.n; i++) {
+            node_t *n = S.nodes[i];
+            bool down = n->state == SUPER_RESTARTING || n->state == SUPER_FAILED;
+            if (down && n->dying == NULL && stop_revives(n))
+                stop_revive(n);
+            else if (n->state == SUPER_RESTARTING)
+                node_stop(n); /* else it would fork a node of a role already stopped */
+        }
     }
     stop_advance();
+}
+
+const json_t *
+super_stop_result(void)
+{
+    return S.stop_result;
 }
 
 bool
@@ -573,7 +788,7 @@ static void
 reload_stop(reload_t *op, node_t *n)
 {
     node_stop(n);
-    if (n->pid > 0) {
+    if (n->pid > 0 || n->dying != NULL) {
         n->reload_wait = true;
         op->pending++;
     } else {
@@ -764,6 +979,8 @@ super_ready(ff_link_t *l)
         node_notify(n, "reload");
         n->gen = S.gen;
     }
+    if (S.stopping)
+        super_progress(); /* a dbfront the stop brought back may be told to stop now */
     return 0;
 }
 
@@ -772,12 +989,47 @@ super_unbind(ff_link_t *l)
 {
     for (size_t i = 0; i < S.n; i++) {
         node_t *n = S.nodes[i];
+        if (n->dying == l) {
+            node_gone(n, n->exit_status);
+            super_progress();
+            return;
+        }
         if (n->link != l)
             continue;
         n->link = NULL;
         if (n->state == SUPER_RUNNING)
             ff_log(FF_LOG_INFO, "lost the control link of %s (pid %d)", n->name, (int)n->pid);
     }
+}
+
+int
+super_report(ff_link_t *l, const void *body, size_t len)
+{
+    node_t *n = NULL;
+    json_t *j, *u;
+
+    for (size_t i = 0; i < S.n && n == NULL; i++)
+        if (S.nodes[i]->link == l || S.nodes[i]->dying == l)
+            n = S.nodes[i];
+    if (n == NULL || n->role != FF_ROLE_DBFRONT)
+        return -1;
+    j = json_loadb(body, len, 0, NULL);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        return -1;
+    }
+    json_decref(n->report);
+    n->report = j;
+    u = json_object_get(j, "unflushed");
+    /* A stop of the cluster reports in its answer; a reload that removed dbfront, here. */
+    if (!S.stopping && json_is_integer(u) && json_integer_value(u) != 0)
+        ff_log(FF_LOG_ERROR,
+               "%s stopped with %lld writes MariaDB lacks; they stay in its log in %s", n->name,
+               (long long)json_integer_value(u), json_string_value(json_object_get(j, "log")));
+    else if (!S.stopping && !json_is_integer(u))
+        ff_log(FF_LOG_ERROR, "%s stopped before its log was read; its writes stay in %s", n->name,
+               json_string_value(json_object_get(j, "log")));
+    return 0;
 }
 
 size_t
@@ -832,6 +1084,7 @@ super_init(uv_loop_t *loop, ff_conf_t *conf, const char *exe_dir, const char *co
     S.on_stopped = on_stopped;
     S.on_stopped_arg = arg;
     ff_list_init(&S.reloads);
+    uv_timer_init(loop, &S.stop_timer);
     uv_signal_init(loop, &S.sigchld);
     return uv_signal_start(&S.sigchld, sigchld_cb, SIGCHLD);
 }
@@ -855,6 +1108,9 @@ super_free(void)
     S.nodes = NULL;
     S.n = 0;
     uv_close((uv_handle_t *)&S.sigchld, NULL);
+    uv_close((uv_handle_t *)&S.stop_timer, NULL);
+    json_decref(S.stop_result);
+    S.stop_result = NULL;
     ff_free(S.waiters);
     ff_conf_free(S.conf);
     ff_free(S.exe_dir);

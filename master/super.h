@@ -55,9 +55,18 @@ const ff_conf_t *super_conf(void);
 /* Begins (or joins) the graceful stop of the cluster: nodes are stopped role by role, net ->
  * gate -> game -> dbfront, each role once the previous one has exited; a node that has not
  * exited cluster.requestTimeout + 5 s after being told gets SIGKILL. Nothing is restarted
- * after this. cb (may be NULL) runs once when all have exited, possibly before this
- * returns if none are left. */
+ * after this, except dbfront: one that is down is started again at once (and again if it
+ * dies before it has reported), and told to stop once running, so that its log reaches
+ * MariaDB; it gets what is left of cluster.stopTimeout, plus 5 s before SIGKILL. cb (may be
+ * NULL) runs once when all have exited, possibly before this returns if none are left. */
 void super_stop_all(super_done_cb cb, void *arg);
+/* Once the stop has ended: NULL when every write dbfront acknowledged is in MariaDB, else
+ * {"stopped":true,"unflushed":N,"log":"<dir>"} (N null when dbfront could not tell),
+ * borrowed until super_free. */
+const json_t *super_stop_result(void);
+/* dbfront's NOTIFY "stopped" on control link l ({"unflushed":N,"log":dir}, its last words).
+ * Returns 0, or -1 when l is no dbfront's or body is not a JSON object. */
+int super_report(ff_link_t *l, const void *body, size_t len);
 /* True once super_stop_all has been called. */
 bool super_stopping(void);
 /* Applies conf (taken over on every path): removed servers are stopped gracefully, changed

@@ -49,6 +49,12 @@ static const char roles_conf[] = CFG(",\n"
                                      "'edge': {'role': 'net', 'netport': 11011, " TO_GATE "}",
                                      "");
 
+/* memcached.hostname of FF_CONF_MC_HOSTNAME_MAX (164) bytes, and one byte more. */
+#define H10 "abcdefghij"
+#define H160 H10 H10 H10 H10 H10 H10 H10 H10 H10 H10 H10 H10 H10 H10 H10 H10
+#define HOST_MAX H160 "wxyz"
+#define MC(host) ", 'memcached': {'urls': ['a:1'], 'hostname': '" host "'}"
+
 typedef struct {
     const char *name;
     const char *json;
@@ -190,6 +196,8 @@ static const error_case_t error_cases[] = {
      ": cluster.maxOutputBuffer: expected integer 4096..1073741824, got 100"},
     {"bad_log_level", CFG("", ", 'cluster': {'logLevel': 'loud'}"),
      ": cluster.logLevel: expected one of debug, info, warn, error, got \"loud\""},
+    {"stop_timeout_range", CFG("", ", 'cluster': {'stopTimeout': -1}"),
+     ": cluster.stopTimeout: expected integer 0..3600000, got -1"},
     {"unknown_cluster_key", CFG("", ", 'cluster': {'maxRestart': 3}"),
      ": cluster.maxRestart: unknown key"},
     {"empty_memcached_urls", CFG("", ", 'memcached': {'urls': []}"),
@@ -198,6 +206,15 @@ static const error_case_t error_cases[] = {
      ": memcached.urls[1]: expected \"host:port\", got \"localhost\""},
     {"memcached_without_urls", CFG("", ", 'memcached': {'hostname': 'x'}"),
      ": memcached.urls: missing"},
+    {"memcached_hostname_long", CFG("", MC(HOST_MAX "z")),
+     ": memcached.hostname: expected a string of 1..164 bytes without spaces or control "
+     "characters, got \"" H10 H10 H10 "abcdefghi..."},
+    {"memcached_hostname_space", CFG("", MC("fire fly")),
+     ": memcached.hostname: expected a string of 1..164 bytes without spaces or control "
+     "characters, got \"fire fly\""},
+    {"memcached_hostname_empty", CFG("", MC("")),
+     ": memcached.hostname: expected a string of 1..164 bytes without spaces or control "
+     "characters, got \"\""},
     {"db_port_range", CFG("", ", 'db': {'port': 99999}"),
      ": db.port: expected integer 1..65535, got 99999"},
 };
@@ -303,6 +320,18 @@ test_valid_values(void **state)
     ff_conf_free(conf);
 }
 
+/* The longest hostname is accepted, and every row key then fits memcached's limit. */
+static void
+test_mc_hostname_max(void **state)
+{
+    (void)state;
+    char path[32], err[512];
+    ff_conf_t *conf = load(CFG("", MC(HOST_MAX)), path, err, sizeof(err));
+    assert_non_null(conf);
+    assert_int_equal(strlen(conf->memcached.hostname), FF_CONF_MC_HOSTNAME_MAX);
+    ff_conf_free(conf);
+}
+
 static void
 test_valid_servers(void **state)
 {
@@ -364,6 +393,7 @@ test_defaults(void **state)
     assert_int_equal(conf->cluster.max_restarts, 5);
     assert_int_equal(conf->cluster.restart_window_s, 60);
     assert_int_equal(conf->cluster.log_level, FF_LOG_INFO);
+    assert_int_equal(conf->cluster.stop_timeout_ms, 60000);
     assert_string_equal(conf->servers[1].remotes[0].roothost, "127.0.0.1");
     ff_conf_free(conf);
 
@@ -509,11 +539,12 @@ test_role_names(void **state)
 }
 
 static const struct CMUnitTest fixed_tests[] = {
-    cmocka_unit_test(test_valid_values),  cmocka_unit_test(test_valid_servers),
-    cmocka_unit_test(test_defaults),      cmocka_unit_test(test_role_inference),
-    cmocka_unit_test(test_server_lookup), cmocka_unit_test(test_relative_app),
-    cmocka_unit_test(test_cannot_open),   cmocka_unit_test(test_net_id),
-    cmocka_unit_test(test_role_names),    cmocka_unit_test(test_magic),
+    cmocka_unit_test(test_valid_values),    cmocka_unit_test(test_valid_servers),
+    cmocka_unit_test(test_defaults),        cmocka_unit_test(test_role_inference),
+    cmocka_unit_test(test_server_lookup),   cmocka_unit_test(test_relative_app),
+    cmocka_unit_test(test_cannot_open),     cmocka_unit_test(test_net_id),
+    cmocka_unit_test(test_role_names),      cmocka_unit_test(test_magic),
+    cmocka_unit_test(test_mc_hostname_max),
 };
 
 #define NFIXED (sizeof(fixed_tests) / sizeof(fixed_tests[0]))

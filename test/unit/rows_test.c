@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "alloc.h"
 #include "rows.h"
 
 static dbf_schema_t *
@@ -132,6 +133,36 @@ test_snapshot_commit(void **state)
     dbf_schema_free(s);
 }
 
+/* Rows whose change MariaDB refused are forgotten, unless written again during the flush. */
+static void
+test_snapshot_refused(void **state)
+{
+    dbf_schema_t *s = fixture();
+    const dbf_table_t *t = &s->tables[0];
+    dbf_rows_t rs;
+    json_t *row = json_pack("{s:i,s:s}", "userId", 1, "name", "cy"),
+           *lvl = json_pack("{s:i}", "level", 4);
+    dbf_snapshot_t *snap;
+
+    (void)state;
+    dbf_rows_init(&rs);
+    for (int64_t pk = 1; pk <= 3; pk++)
+        dbf_rows_apply(&rs, DBF_REC_NEW, t, pk, row, 1);
+    snap = dbf_rows_snapshot(&rs);
+    snap->refused = ff_calloc(snap->n, sizeof(*snap->refused));
+    snap->refused[0] = snap->refused[2] = true;
+    dbf_rows_apply(&rs, DBF_REC_UPD, t, 3, lvl, 2); /* written again during the flush */
+    dbf_rows_committed(&rs, snap);
+    assert_null(dbf_rows_find(&rs, t, 1));                        /* refused: forgotten */
+    assert_int_equal(dbf_rows_find(&rs, t, 2)->state, DBF_CLEAN); /* committed */
+    assert_int_equal(dbf_rows_find(&rs, t, 3)->state, DBF_NEW);   /* newer write: dirty */
+    assert_int_equal(rs.ndirty, 1);
+    json_decref(row);
+    json_decref(lvl);
+    dbf_rows_clear(&rs);
+    dbf_schema_free(s);
+}
+
 static void
 test_bad_records(void **state)
 {
@@ -162,6 +193,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_writes_merge_and_replay),
         cmocka_unit_test(test_snapshot_commit),
+        cmocka_unit_test(test_snapshot_refused),
         cmocka_unit_test(test_bad_records),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
