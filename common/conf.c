@@ -186,6 +186,16 @@ static const conf_field_t top_fields[] = {
 
 static const char *const role_names[] = {"gate", "net", "game", "dbfront"};
 
+/* Keeps a message on one line whatever the file holds: values are quoted as JSON, but keys
+ * and names are not, and JSON lets a key hold any control character. They show as '?'. */
+static void
+conf_one_line(char *s, size_t size)
+{
+    for (size_t i = 0; i < size && s[i] != '\0'; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            s[i] = '?';
+}
+
 /* Formats "<file>: <path>[.key]: <message>" into cx->err; returns -1 for the caller. */
 static int __attribute__((format(printf, 3, 4)))
 conf_err(conf_ctx_t *cx, const char *key, const char *fmt, ...)
@@ -201,6 +211,7 @@ conf_err(conf_ctx_t *cx, const char *key, const char *fmt, ...)
     else
         snprintf(cx->err, cx->errlen, "%s: %s%s%s: %s", cx->conf->path, cx->path, dot,
                  key ? key : "", msg);
+    conf_one_line(cx->err, cx->errlen);
     return -1;
 }
 
@@ -879,6 +890,7 @@ conf_parse(conf_ctx_t *cx, const char *text, size_t len)
 
     if (root == NULL) {
         snprintf(cx->err, cx->errlen, "%s:%d:%d: %s", cx->conf->path, je.line, je.column, je.text);
+        conf_one_line(cx->err, cx->errlen);
         return NULL;
     }
     if (!json_is_object(root)) {
