@@ -254,6 +254,10 @@ bot_opts_load(bot_opts_t *o, const char *path, char *err, size_t errlen)
     json_object_foreach(root, key, v)
     {
         if (load_key(o, key, v, why, sizeof(why)) < 0) {
+            /* One line whatever the file holds: a key or value may hold control characters. */
+            for (char *c = why; *c != '\0'; c++)
+                if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                    *c = '?';
             snprintf(err, errlen, "%s: %s", path, why);
             rc = -1;
             break;
