@@ -9,14 +9,16 @@
 
 #include "alloc.h"
 
+/* A URL, or a piece of one. One too long is not refused here but once it has ended (see
+ * webreq_feed), and its bytes past the limit are dropped. */
 static int
 webreq_on_url(http_parser *p, const char *at, size_t len)
 {
     webreq_t *r = p->data;
 
-    if (len > WEB_MAX_URL - r->url_len) {
+    if (r->url_long || len > WEB_MAX_URL - r->url_len) {
         r->url_long = true;
-        return -1;
+        return 0;
     }
     memcpy(r->url + r->url_len, at, len);
     r->url_len += len;
@@ -29,6 +31,7 @@ webreq_on_field(http_parser *p, const char *at, size_t len)
 {
     webreq_t *r = p->data;
 
+    r->url_done = true;
     if (r->headers_done)
         return 0;
     if (r->in_value) {
@@ -98,7 +101,7 @@ webreq_on_headers(http_parser *p)
 {
     webreq_t *r = p->data;
 
-    r->headers_done = true;
+    r->headers_done = r->url_done = true;
     if ((p->flags & F_CONTENTLENGTH) && p->content_length > WEB_MAX_REQUEST) {
         r->too_large = true;
         return -1;
@@ -130,7 +133,10 @@ webreq_feed(webreq_t *r, const char *data, size_t len, const char **what, const 
 
     r->nread += used;
     *what = *detail = NULL;
-    if (r->url_long) {
+    /* A long URL counts once it has ended: http_parser hands a URL over in pieces as the
+     * input ends, but not at all when a byte of it is invalid, so an answer decided earlier
+     * would depend on how the bytes were cut into reads (400 or 414 for the same request). */
+    if (r->url_long && r->url_done) {
         *what = "uri too long";
         *detail = "over 2048 bytes";
         return 414;

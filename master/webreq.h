@@ -26,7 +26,9 @@ typedef struct {
     size_t nread; /* request bytes parsed so far */
     char url[WEB_MAX_URL + 1];
     size_t url_len;
-    bool complete, url_long, too_large;
+    bool url_long; /* over WEB_MAX_URL: the rest of it is dropped */
+    bool url_done; /* the parser is past the URL (a header or the end of the headers) */
+    bool complete, too_large;
     /* The header being parsed: its name's first bytes and full length, and which of
      * http_parser's callbacks came last (a name or a value may arrive in pieces). */
     char field[WEBREQ_AUTH_NAME_LEN];
@@ -44,6 +46,8 @@ void webreq_init(webreq_t *r);
 /* Feeds the next len > 0 bytes the client sent. Returns 0 while the request is incomplete,
  * 200 once it is complete (bytes past its end are never parsed), or the status to answer
  * with, 400, 413 or 414, and a short *what ("bad request") and *detail for the log line.
+ * The answer depends only on the bytes, never on how they were cut into reads: 414 once a
+ * URL over the limit has ended, 413 past 16 KiB, 400 for anything http_parser refuses.
  * Feed nothing after a non-zero return. */
 int webreq_feed(webreq_t *r, const char *data, size_t len, const char **what, const char **detail);
 /* For a complete request: true when `token` has none set, or when the request carried one
