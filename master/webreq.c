@@ -9,13 +9,17 @@
 
 #include "alloc.h"
 
-/* A URL, or a piece of one. One too long is not refused here but once it has ended (see
- * webreq_feed), and its bytes past the limit are dropped. */
+/* A URL, or a piece of one. http_parser calls this when the URL ends, at the byte that ends
+ * it, and when its input ends inside the URL, with the bytes so far: only a call that
+ * stops short of the input's end is its last. One too long is not refused here but once
+ * it has ended (see webreq_feed), and its bytes past the limit are dropped. */
 static int
 webreq_on_url(http_parser *p, const char *at, size_t len)
 {
     webreq_t *r = p->data;
 
+    if (at + len < r->feed_end)
+        r->url_done = true;
     if (r->url_long || len > WEB_MAX_URL - r->url_len) {
         r->url_long = true;
         return 0;
@@ -31,7 +35,6 @@ webreq_on_field(http_parser *p, const char *at, size_t len)
 {
     webreq_t *r = p->data;
 
-    r->url_done = true;
     if (r->headers_done)
         return 0;
     if (r->in_value) {
@@ -101,7 +104,7 @@ webreq_on_headers(http_parser *p)
 {
     webreq_t *r = p->data;
 
-    r->headers_done = r->url_done = true;
+    r->headers_done = true;
     if ((p->flags & F_CONTENTLENGTH) && p->content_length > WEB_MAX_REQUEST) {
         r->too_large = true;
         return -1;
@@ -128,12 +131,15 @@ webreq_init(webreq_t *r)
 int
 webreq_feed(webreq_t *r, const char *data, size_t len, const char **what, const char **detail)
 {
-    size_t used = http_parser_execute(&r->parser, &webreq_settings, data, len);
-    enum http_errno err = HTTP_PARSER_ERRNO(&r->parser);
+    size_t used;
+    enum http_errno err;
 
+    r->feed_end = data + len;
+    used = http_parser_execute(&r->parser, &webreq_settings, data, len);
+    err = HTTP_PARSER_ERRNO(&r->parser);
     r->nread += used;
     *what = *detail = NULL;
-    /* A long URL counts once it has ended: http_parser hands a URL over in pieces as the
+    /* A long URL counts once it has ended: http_parser hands a URL over in pieces as its
      * input ends, but not at all when a byte of it is invalid, so an answer decided earlier
      * would depend on how the bytes were cut into reads (400 or 414 for the same request). */
     if (r->url_long && r->url_done) {

@@ -27,7 +27,7 @@ typedef struct {
     char url[WEB_MAX_URL + 1];
     size_t url_len;
     bool url_long; /* over WEB_MAX_URL: the rest of it is dropped */
-    bool url_done; /* the parser is past the URL (a header or the end of the headers) */
+    bool url_done; /* the URL has ended (the parser is past it) */
     bool complete, too_large;
     /* The header being parsed: its name's first bytes and full length, and which of
      * http_parser's callbacks came last (a name or a value may arrive in pieces). */
@@ -37,8 +37,9 @@ typedef struct {
     bool headers_done; /* trailers of a chunked body are not headers: ignored */
     char *auth;        /* the Authorization value so far (WEB_MAX_AUTH bytes), NULL = none yet */
     size_t auth_len;
-    bool auth_given; /* the request had an Authorization header */
-    bool auth_bad;   /* ...twice, or one over WEB_MAX_AUTH: never authorised */
+    bool auth_given;      /* the request had an Authorization header */
+    bool auth_bad;        /* ...twice, or one over WEB_MAX_AUTH: never authorised */
+    const char *feed_end; /* the end of the bytes being fed, for webreq_on_url */
 } webreq_t;
 
 /* Starts parsing a new request into r (which needs no other set-up). */
