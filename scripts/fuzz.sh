@@ -5,7 +5,7 @@
 #       what earlier runs found (the repo's corpus is never written). A crash goes to
 #       build/fuzz/crashes/NAME/ and fails the run once every target has had its turn.
 #   scripts/fuzz.sh merge 0 NAME...      minimizes test/fuzz/corpus/NAME/ plus corpus-new into
-#       the repo's corpus (libFuzzer -merge=1: only inputs that add coverage stay); the
+#       the repo's corpus (libFuzzer -merge=1: only inputs that reach new edges stay); the
 #       seeds (seed-*) and regression inputs (regress-*) are kept whatever they cover.
 # libFuzzer's log of each run is build/fuzz/logs/NAME.log; its final figures are printed.
 set -u
@@ -49,22 +49,25 @@ run() {
     fi
 }
 
+# The seeds and regressions go first, so that only inputs reaching edges they do not are
+# added; edges, not hit counts (-use_counters=0), keep the corpus at tens of files.
 merge() {
     local t=$1 repo=test/fuzz/corpus/$1 tmp
     tmp=$(mktemp -d)
     mkdir -p "$fz/corpus-new/$t"
+    cp "$repo"/seed-* "$repo"/regress-* "$tmp"/ 2>/dev/null
     # shellcheck disable=SC2046
-    if ! "$fz/${t}_fuzz" -merge=1 $(flags "$t") "$tmp" "$repo" "$fz/corpus-new/$t" \
-        >"$fz/logs/$t.merge.log" 2>&1; then
+    if ! "$fz/${t}_fuzz" -merge=1 -use_counters=0 $(flags "$t") "$tmp" "$repo" \
+        "$fz/corpus-new/$t" >"$fz/logs/$t.merge.log" 2>&1; then
         tail -20 "$fz/logs/$t.merge.log"
         failed+=("$t")
         rm -rf "$tmp"
         return
     fi
-    find "$repo" -maxdepth 1 -type f ! -name 'regress-*' ! -name 'seed-*' -delete
-    cp "$tmp"/* "$repo"/ 2>/dev/null
+    find "$repo" -maxdepth 1 -type f -delete
+    cp "$tmp"/* "$repo"/
     rm -rf "$tmp"
-    echo "fuzz: $t: $(find "$repo" -type f | wc -l) inputs, $(du -sh "$repo" | cut -f1)"
+    echo "fuzz: $t: $(find "$repo" -type f | wc -l) inputs, $(du -sb "$repo" | cut -f1) bytes"
 }
 
 mkdir -p "$fz/logs"
