@@ -2,12 +2,13 @@
 #   make          build everything          make run     deps + build + bin/master config.json
 #   make test     deps + build + all tests  make asan    the tests under ASan + UBSan
 #   make bench    load figures              make format / format-check / deps / clean
+#   make fuzz     every fuzz target for FUZZ_SECONDS (clang + libFuzzer; docs/fuzzing.md)
 
 CC      ?= gcc
 PKGS    := libuv jansson cmocka msgpack libmariadb libmemcached libsodium
 DEBS    := gcc make pkg-config libuv1-dev libjansson-dev libmsgpack-dev libcmocka-dev \
            libhttp-parser-dev libsodium-dev clang-format libmariadb-dev libmemcached-dev memcached \
-           mariadb-server mariadb-client
+           mariadb-server mariadb-client clang libclang-rt-14-dev
 CSTD    := -std=c11 -D_GNU_SOURCE
 WARN    := -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes -Wshadow
 OPT     ?= -g -O2
@@ -42,13 +43,18 @@ IHARN_OBJ  := $(patsubst %.c,$(B)/%.o,$(filter-out $(ITEST_SRC),$(wildcard test/
 BOT_OBJ    := $(patsubst %.c,$(B)/%.o,$(filter-out bot/main.c,$(wildcard bot/*.c)))
 BENCH_SRC  := $(wildcard bench/*.c)
 BENCH_OBJ  := $(BENCH_SRC:%.c=$(B)/%.o)
+# Fuzz targets, test/fuzz/<name>_fuzz.c: with gcc and test/fuzz/driver.c, a program that
+# replays the target's corpus once (run by `make test`); with clang, a libFuzzer binary.
+FUZZ_TARGETS := $(patsubst test/fuzz/%_fuzz.c,%,$(wildcard test/fuzz/*_fuzz.c))
+FUZZ_RUNS    := $(FUZZ_TARGETS:%=$(B)/test/fuzz/%_fuzz)
+FUZZ_HELP    := $(B)/test/fuzz/fuzz.o $(B)/test/fuzz/fixture.o
 
 # Objects built on the way to a test binary (the harness's) are kept, not rebuilt per test.
 .SECONDARY:
-.PHONY: all tests run db-stop test asan bench format format-check deps clean
+.PHONY: all tests run db-stop test asan bench fuzz fuzz-merge format format-check deps clean
 all: $(ROLE_BINS) bin/ffcli bin/ffbench bin/bot $(APP_LIBS)
 
-tests: all $(TAPP_LIBS) $(UNIT_BINS) $(ITEST_BINS)
+tests: all $(TAPP_LIBS) $(UNIT_BINS) $(ITEST_BINS) $(FUZZ_RUNS)
 
 $(B)/libffcommon.a: $(COMMON_OBJ)
 	ar rcs $@ $^
@@ -100,6 +106,10 @@ $(B)/test/unit/%: $(B)/test/unit/%.o $(B)/libdbf.a $(B)/libbot.a $(B)/libffcommo
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs cmocka msgpack 2>/dev/null)
 $(B)/test/integration/%: $(B)/test/integration/%.o $(IHARN_OBJ) $(B)/libffclient.a $(B)/libffcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+$(B)/test/fuzz/%.o: CFLAGS += -Imaster -Itest/fuzz
+$(B)/test/fuzz/%_fuzz: $(B)/test/fuzz/%_fuzz.o $(B)/test/fuzz/driver.o $(FUZZ_HELP) \
+                       $(B)/master/webreq.o $(B)/libdbf.a $(B)/libbot.a $(B)/libffcommon.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -131,7 +141,7 @@ db-stop:
 
 test: deps
 	$(MAKE) tests
-	scripts/runtests.sh $(UNIT_BINS) $(ITEST_BINS)
+	scripts/runtests.sh $(UNIT_BINS) $(FUZZ_RUNS) $(ITEST_BINS)
 
 # Every process (nodes included) writes sanitizer reports to build/asan/; any report fails.
 asan: deps
@@ -140,9 +150,41 @@ asan: deps
 	@mkdir -p $(B)/asan
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:log_path=$(CURDIR)/$(B)/asan/report \
 	UBSAN_OPTIONS=print_stacktrace=1:log_path=$(CURDIR)/$(B)/asan/report \
-	  scripts/runtests.sh $(UNIT_BINS) $(ITEST_BINS)
+	  scripts/runtests.sh $(UNIT_BINS) $(FUZZ_RUNS) $(ITEST_BINS)
 	@if ls $(B)/asan/report* >/dev/null 2>&1; then \
 	  cat $(B)/asan/report*; echo "sanitizer reports above"; exit 1; fi
+
+# Fuzzing with clang and libFuzzer, objects under build/fuzz/ (never mixed with gcc's): each
+# target of FUZZ (default: all) runs for FUZZ_SECONDS from its corpus in the repo plus what
+# earlier runs found, in build/fuzz/corpus-new/<name>/; any crash fails (scripts/fuzz.sh).
+# `make fuzz-merge` minimizes corpus-new into the repo's corpus (libFuzzer -merge=1).
+FUZZ_SECONDS ?= 60
+FUZZ         ?= $(FUZZ_TARGETS)
+FZ           := $(B)/fuzz
+FUZZ_CC      := clang
+FUZZ_SAN     := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+                -fno-omit-frame-pointer
+FUZZ_CFLAGS   = $(CSTD) -g -O1 $(WARN) $(FUZZ_SAN) -Iinclude -Icommon -Idbfront -Ibot -Imaster \
+                -Itest/fuzz $(PKGCFLAGS) -MMD -MP
+# What the targets link: an archive, so each takes only the objects it needs.
+FUZZ_LIB_SRC := $(COMMON_SRC) master/webreq.c dbfront/wal.c dbfront/rows.c dbfront/schema.c \
+                bot/opts.c test/fuzz/fuzz.c test/fuzz/fixture.c
+
+$(FZ)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+$(FZ)/libfuzz.a: $(FUZZ_LIB_SRC:%.c=$(FZ)/%.o)
+	ar rcs $@ $^
+$(FZ)/%_fuzz: $(FZ)/test/fuzz/%_fuzz.o $(FZ)/libfuzz.a
+	$(FUZZ_CC) $(FUZZ_SAN) -o $@ $^ $(LIBS)
+
+fuzz: deps
+	$(MAKE) $(FUZZ:%=$(FZ)/%_fuzz)
+	scripts/fuzz.sh run $(FUZZ_SECONDS) $(FUZZ)
+
+fuzz-merge: deps
+	$(MAKE) $(FUZZ:%=$(FZ)/%_fuzz)
+	scripts/fuzz.sh merge 0 $(FUZZ)
 
 bench: deps
 	$(MAKE) all $(B)/test/apps/libstorebench.so

@@ -233,6 +233,16 @@ load_key(bot_opts_t *o, const char *key, json_t *v, char *err, size_t errlen)
     return bot_opts_set(o, key, text, err, errlen);
 }
 
+/* Keeps a message about a file on one line whatever the file holds: keys, string values
+ * and jansson's syntax errors quote its bytes as they are. Control characters show as '?'. */
+static void
+one_line(char *s)
+{
+    for (; *s != '\0'; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            *s = '?';
+}
+
 int
 bot_opts_load(bot_opts_t *o, const char *path, char *err, size_t errlen)
 {
@@ -244,6 +254,7 @@ bot_opts_load(bot_opts_t *o, const char *path, char *err, size_t errlen)
 
     if (root == NULL) {
         snprintf(err, errlen, "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
+        one_line(err);
         return -1;
     }
     if (!json_is_object(root)) {
@@ -255,6 +266,7 @@ bot_opts_load(bot_opts_t *o, const char *path, char *err, size_t errlen)
     {
         if (load_key(o, key, v, why, sizeof(why)) < 0) {
             snprintf(err, errlen, "%s: %s", path, why);
+            one_line(err);
             rc = -1;
             break;
         }

@@ -19,9 +19,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define CONF_REQUIRED 1u /* a missing key is an error */
-#define CONF_DEFAULTS 2u /* an absent section still gets its defaults */
-#define CONF_GOT_MAX 40  /* bytes of the offending value quoted in a message */
+#define CONF_REQUIRED 1u          /* a missing key is an error */
+#define CONF_DEFAULTS 2u          /* an absent section still gets its defaults */
+#define CONF_GOT_MAX 40           /* bytes of the offending value quoted in a message */
+#define CONF_MAX_FILE (16u << 20) /* the largest config file read */
 
 typedef struct conf_ctx_s conf_ctx_t;
 typedef struct conf_field_s conf_field_t;
@@ -190,6 +191,16 @@ static const conf_field_t top_fields[] = {
 
 static const char *const role_names[] = {"gate", "net", "game", "dbfront"};
 
+/* Keeps a message on one line whatever the file holds: values are quoted as JSON, but keys
+ * and names are not, and JSON lets a key hold any control character. They show as '?'. */
+static void
+conf_one_line(char *s, size_t size)
+{
+    for (size_t i = 0; i < size && s[i] != '\0'; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            s[i] = '?';
+}
+
 /* Formats "<file>: <path>[.key]: <message>" into cx->err; returns -1 for the caller. */
 static int __attribute__((format(printf, 3, 4)))
 conf_err(conf_ctx_t *cx, const char *key, const char *fmt, ...)
@@ -205,6 +216,7 @@ conf_err(conf_ctx_t *cx, const char *key, const char *fmt, ...)
     else
         snprintf(cx->err, cx->errlen, "%s: %s%s%s: %s", cx->conf->path, cx->path, dot,
                  key ? key : "", msg);
+    conf_one_line(cx->err, cx->errlen);
     return -1;
 }
 
@@ -943,26 +955,16 @@ conf_check(conf_ctx_t *cx, json_t *root)
     return conf_check_net_ids(cx);
 }
 
-/* Parses the file, reporting syntax errors and duplicate keys as file:line:col. */
+/* Parses the text, reporting syntax errors and duplicate keys as file:line:col. */
 static json_t *
-conf_parse(conf_ctx_t *cx)
+conf_parse(conf_ctx_t *cx, const char *text, size_t len)
 {
-    const char *path = cx->conf->path;
     json_error_t je;
-    struct stat st;
-    FILE *fp = fopen(path, "r");
-    if (fp == NULL || (fstat(fileno(fp), &st) == 0 && S_ISDIR(st.st_mode))) {
-        /* fopen() opens a directory for reading; jansson would call it empty. */
-        int e = fp == NULL ? errno : EISDIR;
-        conf_err(cx, NULL, "cannot open: %s", strerror(e));
-        if (fp != NULL)
-            fclose(fp);
-        return NULL;
-    }
-    json_t *root = json_loadf(fp, JSON_REJECT_DUPLICATES, &je);
-    fclose(fp);
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+
     if (root == NULL) {
-        snprintf(cx->err, cx->errlen, "%s:%d:%d: %s", path, je.line, je.column, je.text);
+        snprintf(cx->err, cx->errlen, "%s:%d:%d: %s", cx->conf->path, je.line, je.column, je.text);
+        conf_one_line(cx->err, cx->errlen);
         return NULL;
     }
     if (!json_is_object(root)) {
@@ -973,15 +975,71 @@ conf_parse(conf_ctx_t *cx)
     return root;
 }
 
+/* Reads a whole file (at most CONF_MAX_FILE bytes) into a new buffer; NULL with errno set.
+ * A directory is refused: fopen() opens one for reading and it would read as empty. */
+static char *
+conf_read_file(const char *path, size_t *len)
+{
+    struct stat st;
+    size_t cap = 4096, n = 0, got;
+    char *text;
+    FILE *fp = fopen(path, "r");
+
+    if (fp == NULL)
+        return NULL;
+    if (fstat(fileno(fp), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(fp);
+        errno = EISDIR;
+        return NULL;
+    }
+    text = ff_malloc(cap);
+    while ((got = fread(text + n, 1, cap - n, fp)) > 0) {
+        n += got;
+        if (n == cap && cap >= CONF_MAX_FILE) {
+            ff_free(text);
+            fclose(fp);
+            errno = EFBIG;
+            return NULL;
+        }
+        if (n == cap)
+            text = ff_realloc(text, cap *= 2);
+    }
+    if (ferror(fp)) {
+        ff_free(text);
+        fclose(fp);
+        errno = EIO;
+        return NULL;
+    }
+    fclose(fp);
+    *len = n;
+    return text;
+}
+
 ff_conf_t *
 ff_conf_load(const char *path, char *err, size_t errlen)
 {
+    size_t len = 0;
+    char *text = conf_read_file(path, &len);
+    ff_conf_t *conf;
+
+    if (text == NULL) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    conf = ff_conf_load_text(text, len, path, err, errlen);
+    ff_free(text);
+    return conf;
+}
+
+ff_conf_t *
+ff_conf_load_text(const char *text, size_t len, const char *name, char *err, size_t errlen)
+{
     conf_ctx_t cx = {.err = err, .errlen = errlen};
     cx.conf = ff_calloc(1, sizeof(ff_conf_t));
-    cx.conf->path = ff_strdup(path);
+    cx.conf->path = ff_strdup(name);
     if (errlen > 0)
         err[0] = '\0';
-    json_t *root = conf_parse(&cx);
+    json_t *root = conf_parse(&cx, text, len);
     if (root == NULL)
         goto fail;
     if (conf_section_read(&cx, top_fields, root, cx.conf) < 0 || conf_check(&cx, root) < 0)

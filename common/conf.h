@@ -104,6 +104,11 @@ typedef struct {
  * err (e.g. `config.json: servers.net.remoteport[0].rootname: no server named "gat"`).
  * Relative `app` paths are resolved against the current directory. */
 ff_conf_t *ff_conf_load(const char *path, char *err, size_t errlen);
+/* Validates len bytes of config text (no NUL needed) as ff_conf_load does a file's, with
+ * `name` in place of the path in messages and in conf->path. Relative `app` and
+ * `secretFile` paths still refer to the file system, from the current directory. */
+ff_conf_t *ff_conf_load_text(const char *text, size_t len, const char *name, char *err,
+                             size_t errlen);
 /* Frees a config; ff_conf_free(NULL) is a no-op. */
 void ff_conf_free(ff_conf_t *conf);
 /* The server named `name`, or NULL. */

@@ -1,4 +1,5 @@
-/* web: a small HTTP/1.1 server for master's web port (plain uv_tcp plus http_parser).
+/* web: a small HTTP/1.1 server for master's web port (plain uv_tcp plus http_parser;
+ * parsing a request and its limits are webreq.c's).
  *
  * A connection goes READING -> HANDLING -> WRITING -> LINGERING -> closed. Reading stops as
  * soon as one request is complete; the answer is written, the write side shut down, and the
@@ -19,20 +20,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/resource.h>
 
-#include <sodium.h>
-
 #include "alloc.h"
-#include "conf.h"
 #include "list.h"
 #include "log.h"
+#include "webreq.h"
 
-#define WEB_MAX_REQUEST (16 * 1024)
-#define WEB_MAX_URL 2048
-/* An Authorization value: "Bearer ", the longest token the config accepts, white space. */
-#define WEB_MAX_AUTH (FF_CONF_SECRET_MAX + 64)
 #define WEB_READ_TIMEOUT_MS 10000
 #define WEB_WRITE_TIMEOUT_MS 10000
 #define WEB_LINGER_MS 2000
@@ -43,34 +37,17 @@
 /* Each kind of client-provoked WARN: at most one line per this many ms. */
 #define WEB_WARN_EVERY_MS 1000
 
-#define AUTH_NAME "authorization"
-#define AUTH_NAME_LEN (sizeof(AUTH_NAME) - 1)
-
 typedef enum { WEB_READING, WEB_HANDLING, WEB_WRITING, WEB_LINGERING, WEB_CLOSING } web_phase_t;
 
 struct web_req_s {
     uv_tcp_t tcp;
-    http_parser parser;
     ff_list_t node; /* in W.conns, in accept order, until its handle is being closed */
     web_phase_t phase;
     uint64_t deadline; /* loop time by which reading, writing or lingering must end */
-    size_t nread;      /* request bytes parsed so far */
-    char url[WEB_MAX_URL + 1];
-    size_t url_len;
-    bool complete, url_long, too_large;
-    bool pending;  /* the handler has yet to call web_reply */
-    bool answered; /* an answer has been handed to uv_write */
-    bool closed;   /* the handle is closed */
-    /* The header being parsed: its name's first bytes and full length, and which of
-     * http_parser's callbacks came last (a name or a value may arrive in pieces). */
-    char field[AUTH_NAME_LEN];
-    size_t field_len;
-    bool in_value, field_is_auth;
-    bool headers_done; /* trailers of a chunked body are not headers: ignored */
-    char *auth;        /* the Authorization value so far (WEB_MAX_AUTH bytes), NULL = none yet */
-    size_t auth_len;
-    bool auth_given; /* the request had an Authorization header */
-    bool auth_bad;   /* ...twice, or one over WEB_MAX_AUTH: never authorised */
+    webreq_t req;      /* the request as parsed so far */
+    bool pending;      /* the handler has yet to call web_reply */
+    bool answered;     /* an answer has been handed to uv_write */
+    bool closed;       /* the handle is closed */
     bool authorized;
     char *out;
     uv_write_t wreq;
@@ -162,21 +139,10 @@ web_peer(const web_req_t *c, char *buf, size_t size)
     return buf;
 }
 
-/* Wipes and frees what the client sent as its token. */
-static void
-web_auth_forget(web_req_t *c)
-{
-    if (c->auth == NULL)
-        return;
-    sodium_memzero(c->auth, WEB_MAX_AUTH);
-    ff_free(c->auth);
-    c->auth = NULL;
-}
-
 static void
 web_req_free(web_req_t *c)
 {
-    web_auth_forget(c);
+    webreq_forget(&c->req);
     ff_free(c->out);
     ff_free(c);
 }
@@ -305,148 +271,28 @@ web_fail(web_req_t *c, int status, const char *what, const char *detail)
 static void
 web_dispatch(web_req_t *c)
 {
-    struct http_parser_url u;
-
     uv_read_stop((uv_stream_t *)&c->tcp);
     c->phase = WEB_HANDLING;
-    c->authorized = !c->auth_bad && ff_bearer_check(&W.token, c->auth, c->auth_len);
-    web_auth_forget(c);
-    http_parser_url_init(&u);
-    if (http_parser_parse_url(c->url, c->url_len, 0, &u) != 0) {
+    c->authorized = webreq_authorize(&c->req, &W.token);
+    if (webreq_path(&c->req) < 0) {
         web_fail(c, 400, "bad request", "unparsable URL");
         return;
     }
-    if (u.field_set & (1 << UF_PATH)) {
-        memmove(c->url, c->url + u.field_data[UF_PATH].off, u.field_data[UF_PATH].len);
-        c->url[u.field_data[UF_PATH].len] = '\0';
-    } else {
-        snprintf(c->url, sizeof(c->url), "/");
-    }
     c->pending = true;
-    ff_log(FF_LOG_DEBUG, "web: %s %s", http_method_str(c->parser.method), c->url);
+    ff_log(FF_LOG_DEBUG, "web: %s %s", http_method_str(c->req.parser.method), c->req.url);
     W.cb(c, W.arg);
 }
-
-static int
-web_on_url(http_parser *p, const char *at, size_t len)
-{
-    web_req_t *c = p->data;
-
-    if (len > WEB_MAX_URL - c->url_len) {
-        c->url_long = true;
-        return -1;
-    }
-    memcpy(c->url + c->url_len, at, len);
-    c->url_len += len;
-    return 0;
-}
-
-/* A header name, or a piece of one. Only enough of it is kept to tell Authorization. */
-static int
-web_on_field(http_parser *p, const char *at, size_t len)
-{
-    web_req_t *c = p->data;
-
-    if (c->headers_done)
-        return 0;
-    if (c->in_value) {
-        c->in_value = false;
-        c->field_len = 0;
-    }
-    if (c->field_len <= AUTH_NAME_LEN && len <= AUTH_NAME_LEN - c->field_len)
-        memcpy(c->field + c->field_len, at, len);
-    c->field_len += len;
-    return 0;
-}
-
-/* The name is complete: an Authorization header gets a buffer, a second one spoils both. */
-static void
-web_value_begin(web_req_t *c)
-{
-    c->in_value = true;
-    c->field_is_auth =
-        c->field_len == AUTH_NAME_LEN && strncasecmp(c->field, AUTH_NAME, AUTH_NAME_LEN) == 0;
-    if (!c->field_is_auth)
-        return;
-    if (c->auth_given) {
-        c->auth_bad = true;
-        c->field_is_auth = false;
-        return;
-    }
-    c->auth_given = true;
-    c->auth = ff_malloc(WEB_MAX_AUTH);
-    c->auth_len = 0;
-}
-
-/* A header value, or a piece of one; only Authorization's is kept, up to WEB_MAX_AUTH. */
-static int
-web_on_value(http_parser *p, const char *at, size_t len)
-{
-    web_req_t *c = p->data;
-
-    if (c->headers_done)
-        return 0;
-    if (!c->in_value)
-        web_value_begin(c);
-    if (!c->field_is_auth || c->auth_bad)
-        return 0;
-    if (len > WEB_MAX_AUTH - c->auth_len) {
-        c->auth_bad = true;
-        return 0;
-    }
-    memcpy(c->auth + c->auth_len, at, len);
-    c->auth_len += len;
-    return 0;
-}
-
-static int
-web_on_complete(http_parser *p)
-{
-    web_req_t *c = p->data;
-
-    c->complete = true;
-    /* One request per connection: bytes past it (a pipelined request) are never parsed. */
-    http_parser_pause(p, 1);
-    return 0;
-}
-
-/* The headers are complete. A declared body past the limit is refused before it is read. */
-static int
-web_on_headers(http_parser *p)
-{
-    web_req_t *c = p->data;
-
-    c->headers_done = true;
-    if ((p->flags & F_CONTENTLENGTH) && p->content_length > WEB_MAX_REQUEST) {
-        c->too_large = true;
-        return -1;
-    }
-    return 0;
-}
-
-static const http_parser_settings web_settings = {
-    .on_url = web_on_url,
-    .on_header_field = web_on_field,
-    .on_header_value = web_on_value,
-    .on_headers_complete = web_on_headers,
-    .on_message_complete = web_on_complete,
-};
 
 static void
 web_feed(web_req_t *c, const char *data, size_t len)
 {
-    size_t used = http_parser_execute(&c->parser, &web_settings, data, len);
-    enum http_errno err = HTTP_PARSER_ERRNO(&c->parser);
+    const char *what, *detail;
+    int status = webreq_feed(&c->req, data, len, &what, &detail);
 
-    c->nread += used;
-    if (c->url_long)
-        web_fail(c, 414, "uri too long", "over 2048 bytes");
-    else if (c->too_large || c->nread > WEB_MAX_REQUEST)
-        web_fail(c, 413, "request too large", "over 16384 bytes");
-    else if (c->complete)
+    if (status == 200)
         web_dispatch(c);
-    else if (err != HPE_OK)
-        web_fail(c, 400, "bad request", http_errno_description(err));
+    else if (status != 0)
+        web_fail(c, status, what, detail);
 }
 
 static void
@@ -502,8 +348,7 @@ web_conn_new(uv_stream_t *server, bool refuse)
     W.nconns++;
     W.nlive++;
     ff_list_push(&W.conns, &c->node);
-    http_parser_init(&c->parser, HTTP_REQUEST);
-    c->parser.data = c;
+    webreq_init(&c->req);
     c->phase = WEB_READING;
     c->deadline = uv_now(W.loop) + WEB_READ_TIMEOUT_MS;
     if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0 || refuse ||
@@ -612,7 +457,7 @@ web_sweep_cb(uv_timer_t *t)
         next = p->next;
         if (c->phase == WEB_HANDLING || now < c->deadline)
             continue;
-        if (c->phase == WEB_READING && c->nread > 0)
+        if (c->phase == WEB_READING && c->req.nread > 0)
             web_fail(c, 408, "request timeout", "incomplete after 10 s");
         else
             web_conn_close(c);
@@ -670,13 +515,13 @@ web_start(uv_loop_t *loop, const char *host, int port, const ff_bearer_t *token,
 enum http_method
 web_req_method(const web_req_t *req)
 {
-    return (enum http_method)req->parser.method;
+    return (enum http_method)req->req.parser.method;
 }
 
 const char *
 web_req_path(const web_req_t *req)
 {
-    return req->url;
+    return req->req.url;
 }
 
 bool
@@ -707,11 +552,11 @@ web_deny(web_req_t *req)
     char peer[64];
 
     web_warn(&W.warn_deny, "401 for %s %s from %s: %s bearer token",
-             http_method_str(req->parser.method), req->url, web_peer(req, peer, sizeof(peer)),
-             req->auth_given ? "wrong" : "no");
+             http_method_str(req->req.parser.method), req->req.url,
+             web_peer(req, peer, sizeof(peer)), req->req.auth_given ? "wrong" : "no");
     web_reply(req, 401,
-              req->auth_given ? "WWW-Authenticate: Bearer error=\"invalid_token\"\r\n"
-                              : "WWW-Authenticate: Bearer\r\n",
+              req->req.auth_given ? "WWW-Authenticate: Bearer error=\"invalid_token\"\r\n"
+                                  : "WWW-Authenticate: Bearer\r\n",
               json_pack("{s:s}", "error", "unauthorized"));
 }
 
