@@ -9,6 +9,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
 #include <sodium.h>
@@ -485,8 +486,12 @@ conf_read_secret(const char *path, long long min, char *why, size_t whylen)
     char buf[FF_CONF_SECRET_MAX + 2];
     struct stat st;
     size_t n;
-    FILE *fp = fopen(path, "r");
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer before it is refused below. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    FILE *fp = fd >= 0 ? fdopen(fd, "r") : NULL;
 
+    if (fd >= 0 && fp == NULL)
+        close(fd);
     if (fp == NULL || fstat(fileno(fp), &st) < 0) {
         snprintf(why, whylen, "cannot read \"%s\": %s", path, strerror(errno));
         goto fail;
