@@ -187,17 +187,6 @@ clean_cb(void *arg)
     return dbfront_figure(arg, "dirty") == 0;
 }
 
-static bool
-linked_cb(void *arg)
-{
-    json_t *st = th_cluster_status(arg);
-    json_t *store = json_object_get(th_status_node(st, "game1"), "store");
-    bool ok = json_is_true(json_object_get(store, "dbfront"));
-
-    json_decref(st);
-    return ok;
-}
-
 typedef struct {
     dbenv_t *db;
     const char *sql;
@@ -432,7 +421,7 @@ main(void)
     tmpl = config(db);
     c = th_cluster_start(tmpl);
     if (c != NULL) {
-        TH_EQ_INT(th_wait(linked_cb, c, LINK_MS), 0, "game1 linked to dbfront");
+        TH_EQ_INT(th_wait_store_linked(c, "game1", LINK_MS), 0, "game1 linked to dbfront");
         run(c, db);
         th_cluster_stop(c);
         th_cluster_free(c);

@@ -1179,3 +1179,45 @@ th_connect(th_cluster_t *c)
 {
     return th_connect_port(c, th__net_port(c));
 }
+
+long
+th_rss_kb(pid_t pid)
+{
+    char path[64], line[256];
+    long kb = -1;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    if ((f = fopen(path, "r")) == NULL)
+        return -1;
+    while (fgets(line, sizeof(line), f) != NULL)
+        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+            break;
+    fclose(f);
+    return kb;
+}
+
+typedef struct {
+    th_cluster_t *c;
+    const char *name;
+} th__linked_t;
+
+static bool
+th__store_linked_cb(void *arg)
+{
+    th__linked_t *a = arg;
+    json_t *st = th_cluster_status(a->c);
+    json_t *store = json_object_get(th_status_node(st, a->name), "store");
+    bool ok = json_is_true(json_object_get(store, "dbfront"));
+
+    json_decref(st);
+    return ok;
+}
+
+int
+th_wait_store_linked(th_cluster_t *c, const char *name, int timeout_ms)
+{
+    th__linked_t a = {c, name};
+
+    return th_wait(th__store_linked_cb, &a, timeout_ms);
+}

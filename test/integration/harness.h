@@ -122,6 +122,11 @@ void th_cluster_dump_logs(th_cluster_t *c);
 /* The number of lines of DIR/NAME.log (a node's log) that contain `needle`; 0 while the log
  * does not exist. */
 int th_log_count(th_cluster_t *c, const char *name, const char *needle);
+/* Waits until /status shows node `name`'s link to dbfront up ("store":{"dbfront":true}).
+ * Returns 0, or -1 after timeout_ms. */
+int th_wait_store_linked(th_cluster_t *c, const char *name, int timeout_ms);
+/* The resident memory (VmRSS) of process pid in kB, from /proc, or -1. */
+long th_rss_kb(pid_t pid);
 
 /* The temp dir (absolute, no trailing slash). */
 const char *th_cluster_dir(const th_cluster_t *c);

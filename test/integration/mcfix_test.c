@@ -57,17 +57,6 @@ typedef struct {
     long long id;
 } fix_t;
 
-static bool
-linked_cb(void *arg)
-{
-    json_t *st = th_cluster_status(arg);
-    json_t *store = json_object_get(th_status_node(st, "game1"), "store");
-    bool ok = json_is_true(json_object_get(store, "dbfront"));
-
-    json_decref(st);
-    return ok;
-}
-
 /* The qty memcached holds for the row right now: -1 for a miss or a placeholder, -2 when
  * memcached cannot be read or holds something else. */
 static int
@@ -211,7 +200,8 @@ main(void)
     f.mcconf.memcached.hostname = (char *)"firefly";
     f.mc = ff_mc_new(&f.mcconf);
     f.c = th_cluster_start(conf);
-    if (f.c != NULL && TH_EQ_INT(th_wait(linked_cb, f.c, LINK_MS), 0, "game1 linked to dbfront") &&
+    if (f.c != NULL &&
+        TH_EQ_INT(th_wait_store_linked(f.c, "game1", LINK_MS), 0, "game1 linked to dbfront") &&
         (f.cl = th_connect(f.c)) != NULL) {
         run(&f);
         ffc_close(f.cl);

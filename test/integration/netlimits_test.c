@@ -39,24 +39,6 @@ enum { ECHO = 1 };
 #define IDLE_INFO "s; closing"
 #define OUTPUT_WARN "(maxOutputBuffer 1048576); closing"
 
-/* VmRSS of a process in kB, or -1. */
-static long
-rss_kb(pid_t pid)
-{
-    char path[64], line[256];
-    long kb = -1;
-    FILE *f;
-
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    if ((f = fopen(path, "r")) == NULL)
-        return -1;
-    while (fgets(line, sizeof(line), f) != NULL)
-        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-            break;
-    fclose(f);
-    return kb;
-}
-
 typedef struct {
     pid_t pid;
     long max_kb;
@@ -67,7 +49,7 @@ static bool
 rss_below_cb(void *arg)
 {
     rss_arg_t *a = arg;
-    long kb = rss_kb(a->pid);
+    long kb = th_rss_kb(a->pid);
     return kb >= 0 && kb <= a->max_kb;
 }
 #endif
@@ -184,7 +166,7 @@ static void
 test_output_cap(th_cluster_t *c)
 {
     pid_t net = th_node_pid(c, "net");
-    rss_arg_t ra = {net, rss_kb(net) + RSS_SLACK_KB};
+    rss_arg_t ra = {net, th_rss_kb(net) + RSS_SLACK_KB};
 
     th_ok(ra.max_kb > RSS_SLACK_KB, "cap: net's VmRSS before: %ld kB", ra.max_kb - RSS_SLACK_KB);
     for (int round = 1; round <= 2; round++) {
@@ -192,11 +174,11 @@ test_output_cap(th_cluster_t *c)
 #ifdef __SANITIZE_ADDRESS__
         /* ASan's shadow memory and its quarantine of freed blocks make RSS say nothing here. */
         th_ok(1, "cap %d: net's VmRSS now %ld kB # SKIP not measurable under ASan", round,
-              rss_kb(net));
+              th_rss_kb(net));
 #else
         TH_EQ_INT(th_wait(rss_below_cb, &ra, WAIT_MS), 0,
                   "cap %d: net's VmRSS back within %d kB of before (now %ld kB)", round,
-                  RSS_SLACK_KB, rss_kb(net));
+                  RSS_SLACK_KB, th_rss_kb(net));
 #endif
     }
 }

@@ -41,17 +41,6 @@ static const char mood_sql[] =
 #define LINK_MS 10000
 #define FLUSH_MS 20000
 
-static bool
-linked_cb(void *arg)
-{
-    json_t *st = th_cluster_status(arg);
-    json_t *store = json_object_get(th_status_node(st, "game1"), "store");
-    bool ok = json_is_true(json_object_get(store, "dbfront"));
-
-    json_decref(st);
-    return ok;
-}
-
 typedef struct {
     th_cluster_t *c;
     dbenv_t *db;
@@ -235,7 +224,8 @@ main(void)
     conf = ff_malloc(len);
     snprintf(conf, len, config_fmt, sections);
     c = th_cluster_start(conf);
-    if (c != NULL && TH_EQ_INT(th_wait(linked_cb, c, LINK_MS), 0, "game1 linked to dbfront") &&
+    if (c != NULL &&
+        TH_EQ_INT(th_wait_store_linked(c, "game1", LINK_MS), 0, "game1 linked to dbfront") &&
         (cl = th_connect(c)) != NULL) {
         run(c, db, cl);
         ffc_close(cl);

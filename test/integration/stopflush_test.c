@@ -152,22 +152,6 @@ check_unflushed(th_cluster_t *c, const stop_req_t *stop, long long acked)
     json_decref(j);
 }
 
-static bool
-linked_cb(void *arg)
-{
-    json_t *st = th_cluster_status(arg);
-    bool ok = true;
-
-    for (int i = 1; i <= 2; i++) {
-        char name[16];
-        snprintf(name, sizeof(name), "game%d", i);
-        ok = ok && json_is_true(json_object_get(json_object_get(th_status_node(st, name), "store"),
-                                                "dbfront"));
-    }
-    json_decref(st);
-    return ok;
-}
-
 /* MariaDB and the cluster again: dbfront's log reaches MariaDB. */
 static void
 restart_and_check(th_cluster_t *c, dbenv_t *db, sl_t *l)
@@ -178,7 +162,8 @@ restart_and_check(th_cluster_t *c, dbenv_t *db, sl_t *l)
         !TH_EQ_INT(th_cluster_spawn(c, NULL), 0, "(b) master started again") ||
         !TH_EQ_INT(th_cluster_wait_ready(c, 30000), 0, "(b) the cluster is ready again"))
         return;
-    th_wait(linked_cb, c, LINK_MS);
+    TH_EQ_INT(th_wait_store_linked(c, "game1", LINK_MS) | th_wait_store_linked(c, "game2", LINK_MS),
+              0, "(b) game1 and game2 linked to dbfront again");
     TH_EQ_INT(th_cluster_stop(c), 0, "(b) stopped again, with MariaDB up");
     th_diag("(b) restart and stop took %lld ms", th_now_ms() - t0);
     sl_check_db(l, db, "(b)", NULL);

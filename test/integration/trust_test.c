@@ -366,24 +366,6 @@ test_deep_nesting(th_cluster_t *c)
     ff_buf_free(&b);
 }
 
-/* The resident memory of a process in kB, from /proc. */
-static long
-rss_kb(pid_t pid)
-{
-    char path[64], line[256];
-    long kb = -1;
-    FILE *fp;
-
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    if ((fp = fopen(path, "r")) == NULL)
-        return -1;
-    while (fgets(line, sizeof(line), fp) != NULL)
-        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-            break;
-    fclose(fp);
-    return kb;
-}
-
 /* Eight connections each announcing a 64 MiB frame and sending most of it: refused at the
  * length (before the handshake: not a handshake; after: over FF_BUS_MAX_FRAME). Then eight
  * authenticated ones each trickling most of a frame just under the cap: dropped when the
@@ -394,7 +376,7 @@ test_big_frames(th_cluster_t *c)
     static uint8_t chunk[1 << 20];
     uint32_t big = 64u << 20, under = FF_BUS_MAX_FRAME - 1024;
     pid_t gate = th_node_pid(c, "gate");
-    long before = rss_kb(gate), during = 0, after;
+    long before = th_rss_kb(gate), during = 0, after;
     int fds[BIG_CONNS], closed = 0;
     uint8_t len[4];
 
@@ -420,13 +402,13 @@ test_big_frames(th_cluster_t *c)
         for (uint32_t sent = 0; sent + sizeof(chunk) < under; sent += sizeof(chunk))
             probe_send(fds[i], chunk, sizeof(chunk));
     }
-    during = rss_kb(gate);
+    during = th_rss_kb(gate);
     closed = 0;
     for (int i = 0; i < BIG_CONNS; i++) {
         closed += probe_closed_in(fds[i], 4 * HEARTBEAT_MS + CLOSE_MS) >= 0;
         close(fds[i]);
     }
-    after = rss_kb(gate);
+    after = th_rss_kb(gate);
     TH_EQ_INT(closed, BIG_CONNS, "frames trickled in: all %d links dropped within 3 heartbeats",
               BIG_CONNS);
 #ifdef __SANITIZE_ADDRESS__
@@ -600,17 +582,6 @@ run_generated(void)
     th_cluster_free(c);
 }
 
-static bool
-linked_cb(void *arg)
-{
-    json_t *st = th_cluster_status(arg);
-    json_t *store = json_object_get(th_status_node(st, "game1"), "store");
-    bool ok = json_is_true(json_object_get(store, "dbfront"));
-
-    json_decref(st);
-    return ok;
-}
-
 int
 main(void)
 {
@@ -630,7 +601,7 @@ main(void)
     snprintf(tmpl, len, config_fmt, sections);
     c = th_cluster_start(tmpl);
     if (c != NULL) {
-        TH_EQ_INT(th_wait(linked_cb, c, 10000), 0, "game1 linked to dbfront");
+        TH_EQ_INT(th_wait_store_linked(c, "game1", 10000), 0, "game1 linked to dbfront");
         run(c, db);
         th_cluster_stop(c);
         th_cluster_free(c);
