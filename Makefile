@@ -87,10 +87,13 @@ bin/ffbench: $(BENCH_OBJ) $(B)/libffclient.a $(B)/libffcommon.a
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+# The apps' wire protocols (apps/<app>/<app>_proto.h, test/apps/<app>/<app>_proto.h), also
+# included by bin/bot, bin/ffbench and the tests as "<app>/<app>_proto.h".
+APP_PROTO  := $(wildcard apps/*/*_proto.h test/apps/*/*_proto.h)
 define APP_RULE
-$(2)/lib$(notdir $(1)).so: $(wildcard $(1)/*.c) include/firefly/app.h
+$(2)/lib$(notdir $(1)).so: $(wildcard $(1)/*.c) include/firefly/app.h $(APP_PROTO)
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(CFLAGS) -fPIC -shared -o $$@ $(wildcard $(1)/*.c)
+	$$(CC) $$(CFLAGS) -Iapps -fPIC -shared -o $$@ $(wildcard $(1)/*.c)
 endef
 $(foreach a,$(wildcard apps/*),$(eval $(call APP_RULE,$(a),$(B)/apps)))
 $(foreach a,$(wildcard test/apps/*),$(eval $(call APP_RULE,$(a),$(B)/test/apps)))
@@ -110,6 +113,10 @@ $(B)/test/fuzz/%.o: CFLAGS += -Imaster -Itest/fuzz
 $(B)/test/fuzz/%_fuzz: $(B)/test/fuzz/%_fuzz.o $(B)/test/fuzz/driver.o $(FUZZ_HELP) \
                        $(B)/master/webreq.o $(B)/libdbf.a $(B)/libbot.a $(B)/libffcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# Tools and tests speak the apps' protocols (APP_PROTO); tests also the test apps'.
+$(B)/bot/%.o $(B)/bench/%.o $(B)/test/%.o: CFLAGS += -Iapps
+$(B)/bench/%.o $(B)/test/%.o: CFLAGS += -Itest/apps
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -164,7 +171,7 @@ FZ           := $(B)/fuzz
 FUZZ_CC      := clang
 FUZZ_SAN     := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
                 -fno-omit-frame-pointer
-FUZZ_CFLAGS   = $(CSTD) -g -O1 $(WARN) $(FUZZ_SAN) -Iinclude -Icommon -Idbfront -Ibot -Imaster \
+FUZZ_CFLAGS   = $(CSTD) -g -O1 $(WARN) $(FUZZ_SAN) -Iinclude -Icommon -Idbfront -Ibot -Imaster -Iapps \
                 -Itest/fuzz $(PKGCFLAGS) -MMD -MP
 # What the targets link: an archive, so each takes only the objects it needs.
 FUZZ_LIB_SRC := $(COMMON_SRC) master/webreq.c dbfront/wal.c dbfront/rows.c dbfront/schema.c \

@@ -18,6 +18,7 @@
 
 #include "botbench.h"
 #include "cluster.h"
+#include "echo/echo_proto.h"
 #include "ffclient.h"
 #include "load.h"
 #include "store.h"
@@ -264,7 +265,7 @@ static int
 bench_run_scenario(const bench_opts_t *o, const bench_scenario_t *s, int port)
 {
     static bench_load_result_t r; /* the histogram is large */
-    bench_load_opts_t lo = {o->host,      port,     *ffc_proto_default(),   1,
+    bench_load_opts_t lo = {o->host,      port,     *ffc_proto_default(),   ECHO_CMD,
                             s->conns,     s->depth, s->paced ? o->rate : 0, o->warmup_s,
                             o->duration_s};
     char label[32];

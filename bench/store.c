@@ -14,9 +14,8 @@
 #include "dbsrv.h"
 #include "ffclient.h"
 #include "hist.h"
+#include "storebench/storebench_proto.h"
 
-#define BENCH_SB_WRITE 301
-#define BENCH_SB_READ 302
 #define BENCH_NGAME 2
 #define BENCH_PHASE_MS 130000     /* a phase's requests (the cluster's requestTimeout is 120 s) */
 #define BENCH_DRAIN_MS 120000     /* dirty back to 0 after a write phase */
@@ -320,7 +319,7 @@ bench_write_phase(bench_store_t *b, long long n, int conc, double rate, bench_ph
         body[i] = json_pack("{s:I,s:i,s:f,s:i}", "n", (json_int_t)n, "conc", conc, "rate", rate,
                             "owner", i + 1);
     t0 = bench_now_s();
-    rc = bench_phase(b, BENCH_SB_WRITE, body, p, f);
+    rc = bench_phase(b, SB_WRITE, body, p, f);
     t1 = bench_now_s();
     for (i = 0; i < BENCH_NGAME; i++)
         json_decref(body[i]);
@@ -354,7 +353,7 @@ bench_read_phase(bench_store_t *b, long long n, const long long from[BENCH_NGAME
     for (i = 0; i < BENCH_NGAME; i++)
         body[i] = json_pack("{s:I,s:i,s:I,s:I}", "n", (json_int_t)n, "conc", b->o->read_conc,
                             "from", (json_int_t)from[i], "to", (json_int_t)to[i]);
-    rc = bench_phase(b, BENCH_SB_READ, body, p, NULL);
+    rc = bench_phase(b, SB_READ, body, p, NULL);
     for (i = 0; i < BENCH_NGAME; i++)
         json_decref(body[i]);
     if (rc < 0) {

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arena/arena_proto.h"
+
 typedef enum { OPT_U32, OPT_PORT, OPT_DOUBLE, OPT_BOOL, OPT_STR, OPT_LOGIN } opt_type_t;
 
 typedef struct {
@@ -33,8 +35,9 @@ static const opt_def_t opt_defs[] = {
     {"accountPrefix", OPT_STR, OFF(account_prefix), 1, 6, "account i is PREFIX + 5 digits"},
     {"password", OPT_STR, OFF(password), 4, 11, "password of every account"},
     {"firstAccount", OPT_U32, OFF(first_account), 0, 99999, "index of the first account"},
-    {"arenaSize", OPT_U32, OFF(arena_size), 2, 64, "players per arena"},
-    {"gameTime", OPT_U32, OFF(game_time_ms), 0, 600000, "ms of play before the result"},
+    {"arenaSize", OPT_U32, OFF(arena_size), ARENA_SIZE_MIN, ARENA_SIZE_MAX, "players per arena"},
+    {"gameTime", OPT_U32, OFF(game_time_ms), 0, ARENA_GAME_TIME_MAX,
+     "ms of play before the result"},
     {"thinkMin", OPT_U32, OFF(think_min_ms), 0, 3600000, "ms of rest after leaving, least"},
     {"thinkMax", OPT_U32, OFF(think_max_ms), 0, 3600000, "ms of rest after leaving, most"},
     {"stay", OPT_DOUBLE, OFF(stay_ratio), 0, 1, "share of players staying for another round"},

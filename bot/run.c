@@ -13,25 +13,11 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "arena/arena_proto.h"
+#include "echo/echo_proto.h"
+#include "login/login_proto.h"
 
 enum {
-    CMD_ECHO = 1,
-    CMD_LOGIN = 101,
-    CMD_LIST = 3001,
-    CMD_CREATE = 3002,
-    CMD_ENTER = 3003,
-    CMD_LEAVE = 3004,
-    CMD_START = 3005,
-    CMD_RESULT = 3006,
-    PUSH_START = 3101,
-    PUSH_ENDED = 3102,
-    PUSH_MEMBERS = 3103,
-};
-enum {
-    ERR_FULL = 419004,
-    ERR_NO_ARENA = 419002,
-    ERR_PLAYING = 419005,
-    ERR_NOT_FULL = 419008,
     ERR_LOGIN_REFUSED = 401, /* counted for a Diablo login answering "result": false */
 };
 
@@ -39,7 +25,6 @@ enum {
 #define BOT_TICK_MS 250
 #define BOT_RAMP_TICK_MS 10
 #define BOT_RETRY_MS 1000    /* reconnect after a failure (loop) */
-#define BOT_ENDED_GRACE 3000 /* the arena ends a game at gameTime + 3 s (docs/arena.md) */
 #define BOT_ONCE_ABANDONS 3  /* --once: waits for a full arena given up before failing */
 #define BOT_LOGGED_ERRORS 10 /* errors described on stderr per run */
 #define BOT_PICK_AMONG 4     /* open arenas a player picks from at random */
@@ -263,7 +248,7 @@ act_cb(uv_timer_t *t)
     case P_PLAY: /* the owner's start may still await its reply: user_step sends the result */
         u->phase = P_RESULT;
         u->result_due = true;
-        uv_timer_start(&u->act_timer, act_cb, r->o.request_timeout_ms + BOT_ENDED_GRACE, 0);
+        uv_timer_start(&u->act_timer, act_cb, r->o.request_timeout_ms + ARENA_GRACE_MS, 0);
         break;
     case P_RESULT:
         user_fail(u, BOT_OP_WAIT_ENDED, BOT_CODE_TIMEOUT, "no arenaEnded in time");
@@ -371,7 +356,7 @@ static void
 user_list(bot_user_t *u)
 {
     u->phase = P_LIST;
-    user_send(u, BOT_OP_LIST, CMD_LIST, json_pack("{s:b,s:i}", "open", 1, "limit", 20), NULL, 0);
+    user_send(u, BOT_OP_LIST, ARENA_LIST, json_pack("{s:b,s:i}", "open", 1, "limit", 20), NULL, 0);
 }
 
 static void
@@ -381,10 +366,10 @@ user_login(bot_user_t *u)
 
     u->phase = P_LOGIN;
     if (o->login == BOT_LOGIN_DIABLO)
-        user_send(u, BOT_OP_LOGIN, CMD_LOGIN,
+        user_send(u, BOT_OP_LOGIN, LOGIN_CMD_LOGIN,
                   json_pack("{s:s,s:s}", "username", u->name, "password", o->password), NULL, 0);
     else if (o->login == BOT_LOGIN_ECHO)
-        user_send(u, BOT_OP_LOGIN, CMD_ECHO, NULL, u->name, strlen(u->name));
+        user_send(u, BOT_OP_LOGIN, ECHO_CMD, NULL, u->name, strlen(u->name));
     else
         user_list(u);
 }
@@ -399,17 +384,17 @@ user_step(bot_user_t *u)
         return;
     if (u->phase == P_ARENA && u->owner && !u->start_sent && u->members >= u->size) {
         u->start_sent = true;
-        user_send(u, BOT_OP_START, CMD_START, json_object(), NULL, 0);
+        user_send(u, BOT_OP_START, ARENA_START, json_object(), NULL, 0);
     } else if (u->phase == P_RESULT && u->result_due) {
         u->result_due = false;
         u->push_waiting = true;
         u->push_op = BOT_OP_WAIT_ENDED;
         u->push_since = uv_hrtime();
-        user_send(u, BOT_OP_RESULT, CMD_RESULT,
+        user_send(u, BOT_OP_RESULT, ARENA_RESULT,
                   json_pack("{s:I}", "score", (json_int_t)user_rand_between(u, 0, 1000)), NULL, 0);
     } else if (u->phase == P_GOING) {
         u->phase = P_LEAVE;
-        user_send(u, BOT_OP_LEAVE, CMD_LEAVE, json_object(), NULL, 0);
+        user_send(u, BOT_OP_LEAVE, ARENA_LEAVE, json_object(), NULL, 0);
     }
 }
 
@@ -442,12 +427,12 @@ user_join(bot_user_t *u, json_t *body)
     }
     if (n > 0) {
         a = open[user_rand(u) % n];
-        user_send(u, BOT_OP_ENTER, CMD_ENTER,
+        user_send(u, BOT_OP_ENTER, ARENA_ENTER,
                   json_pack("{s:O,s:s}", "id", json_object_get(a, "id"), "player", u->name), NULL,
                   0);
         return;
     }
-    user_send(u, BOT_OP_CREATE, CMD_CREATE,
+    user_send(u, BOT_OP_CREATE, ARENA_CREATE,
               json_pack("{s:i,s:i,s:s,s:s}", "size", (int)o->arena_size, "gameTime",
                         (int)o->game_time_ms, "name", u->name, "player", u->name),
               NULL, 0);
@@ -471,8 +456,8 @@ static bool
 reply_refused(bot_op_t op, uint32_t code)
 {
     if (op == BOT_OP_ENTER)
-        return code == ERR_FULL || code == ERR_PLAYING || code == ERR_NO_ARENA;
-    return op == BOT_OP_START && code == ERR_NOT_FULL;
+        return code == ARENA_E_FULL || code == ARENA_E_PLAYING || code == ARENA_E_NO_SUCH_ARENA;
+    return op == BOT_OP_START && code == ARENA_E_NOT_FULL;
 }
 
 static void
@@ -481,19 +466,19 @@ on_reply(bot_user_t *u, const uint8_t *data, size_t len)
     bot_run_t *r = u->run;
     bot_op_t op = u->req_op;
     uint64_t ns = uv_hrtime() - u->req_sent;
-    json_t *body = u->req_cmd == CMD_ECHO ? NULL : json_loadb((const char *)data, len, 0, NULL);
+    json_t *body = u->req_cmd == ECHO_CMD ? NULL : json_loadb((const char *)data, len, 0, NULL);
     uint32_t code = reply_error_code(body);
     bool refused = code != 0 && reply_refused(op, code);
 
     u->req_pending = false;
     uv_timer_stop(&u->req_timer);
-    if (op == BOT_OP_LOGIN && u->req_cmd == CMD_LOGIN && code == 0 &&
+    if (op == BOT_OP_LOGIN && u->req_cmd == LOGIN_CMD_LOGIN && code == 0 &&
         !json_is_true(json_object_get(body, "result")))
         code = ERR_LOGIN_REFUSED;
-    if (op == BOT_OP_LOGIN && u->req_cmd == CMD_ECHO &&
+    if (op == BOT_OP_LOGIN && u->req_cmd == ECHO_CMD &&
         (len != strlen(u->name) || memcmp(data, u->name, len) != 0))
         code = ERR_LOGIN_REFUSED;
-    if (u->req_cmd != CMD_ECHO && body == NULL && code == 0)
+    if (u->req_cmd != ECHO_CMD && body == NULL && code == 0)
         code = 400;
     bot_stats_reply(r->s, op, ns, code, refused);
     if (code != 0 && !refused) {
@@ -548,10 +533,10 @@ on_push(bot_user_t *u, uint32_t topic, const uint8_t *data, size_t len)
     json_t *body = json_loadb((const char *)data, len, 0, NULL);
     uint64_t now = uv_hrtime();
 
-    if (topic == PUSH_MEMBERS && u->arena != 0 &&
+    if (topic == ARENA_PUSH_MEMBERS && u->arena != 0 &&
         json_integer_value(json_object_get(body, "id")) == u->arena) {
         user_arena(u, body);
-    } else if (topic == PUSH_START && u->phase == P_ARENA) {
+    } else if (topic == ARENA_PUSH_START && u->phase == P_ARENA) {
         if (u->push_waiting && u->push_op == BOT_OP_WAIT_START)
             bot_stats_reply(r->s, BOT_OP_WAIT_START, now - u->push_since, 0, false);
         u->push_waiting = false;
@@ -561,7 +546,7 @@ on_push(bot_user_t *u, uint32_t topic, const uint8_t *data, size_t len)
         /* the arena's game time: a bot with other settings may have created it */
         uv_timer_start(&u->act_timer, act_cb,
                        (uint64_t)json_integer_value(json_object_get(body, "gameTime")), 0);
-    } else if (topic == PUSH_ENDED && u->phase == P_RESULT && !u->result_due) {
+    } else if (topic == ARENA_PUSH_ENDED && u->phase == P_RESULT && !u->result_due) {
         bot_stats_reply(r->s, BOT_OP_WAIT_ENDED, now - u->push_since, 0, false);
         r->s->games++;
         u->games++;
@@ -574,7 +559,7 @@ on_push(bot_user_t *u, uint32_t topic, const uint8_t *data, size_t len)
             user_wait_start(u, now);
         else
             u->phase = P_GOING;
-    } else if (topic == PUSH_ENDED && (u->phase == P_PLAY || u->result_due)) {
+    } else if (topic == ARENA_PUSH_ENDED && (u->phase == P_PLAY || u->result_due)) {
         json_decref(body);
         user_fail(u, BOT_OP_WAIT_ENDED, BOT_CODE_CLOSED, "arenaEnded before the result was sent");
         return;

@@ -8,10 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chat_proto.h"
 #include "firefly/app.h"
-
-enum { CHAT_JOIN = 2001, CHAT_SAY = 2002, CHAT_LEAVE = 2003, CHAT_EVENT = 2100 };
-enum { CHAT_MAX_NAME = 32, CHAT_MAX_TEXT = 1024, CHAT_MAX_MEMBERS = 4096 };
 
 static const char room[] = "room";
 

@@ -17,10 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "diablo_proto.h"
 #include "firefly/app.h"
 
-enum { ENTER = 104, GAIN = 105, INFO = 106 };
-enum { STORE_NOT_FOUND = 404, SAVE_TRIES = 6, SAVE_RETRY_MS = 500 };
+enum { SAVE_TRIES = 6, SAVE_RETRY_MS = 500 };
 
 /* exp is a BIGINT, but level = 1 + exp/1000 must fit an INT; coin is an INT UNSIGNED. */
 #define EXP_MAX (((json_int_t)INT32_MAX - 1) * 1000 + 999)
@@ -183,7 +183,7 @@ enter_loaded_cb(void *arg, int status, json_t *row)
         return;
     }
     ff_session_set(conn, "loading", NULL);
-    if (status == STORE_NOT_FOUND) {
+    if (status == FF_STORE_NOT_FOUND) {
         reply_fail(req, "no such character");
     } else if (status != 0) {
         reply_store_error(req, status, row);
@@ -271,8 +271,9 @@ static int
 diablo_init(ff_app_t *app)
 {
     ff_app_on_conn_lost(app, on_conn_lost);
-    return ff_app_handle(app, ENTER, on_enter) || ff_app_handle(app, GAIN, on_gain) ||
-           ff_app_handle(app, INFO, on_info);
+    return ff_app_handle(app, DIABLO_CMD_ENTER, on_enter) ||
+           ff_app_handle(app, DIABLO_CMD_GAIN, on_gain) ||
+           ff_app_handle(app, DIABLO_CMD_INFO, on_info);
 }
 
 FF_APP_MODULE(diablo_init, NULL);

@@ -1,7 +1,6 @@
 /* echo: Firefly's scaffold app. Command 1 answers its body back, byte for byte. */
+#include "echo_proto.h"
 #include "firefly/app.h"
-
-enum { ECHO_CMD = 1 };
 
 static void
 on_echo(ff_req_t *req)

@@ -19,11 +19,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "diablo/diablo_proto.h"
 #include "firefly/app.h"
+#include "login_proto.h"
 
-enum { LOGIN = 101, CREATE_ROLE = 102, ENTER_GAME = 103, GAME_ENTER = 104 };
 enum { NAME_MIN = 4, NAME_MAX = 11, ROLE_MAX = 32, MAX_WAITERS = 64 };
-enum { STORE_NOT_FOUND = 404 }; /* the store's "no such row" */
 
 typedef struct login_flight login_flight_t;
 typedef void (*login_start_fn)(ff_req_t *req, login_flight_t *fl);
@@ -428,7 +428,7 @@ enter_bind(ff_conn_t conn, json_int_t cid, const char *chan)
         snprintf(old, sizeof(old), "character:%s", cur);
         ff_channel_leave(old, conn);
     }
-    if ((node = ff_session_bind_group(conn, GAME_ENTER)) == NULL)
+    if ((node = ff_session_bind_group(conn, DIABLO_CMD_ENTER)) == NULL)
         return NULL;
     ff_channel_join(chan, conn);
     ff_session_set(conn, "characterId", v);
@@ -456,7 +456,7 @@ character_cb(void *arg, int status, json_t *row)
     char chan[48];
 
     snprintf(chan, sizeof(chan), "character:%lld", (long long)cid);
-    if (status == STORE_NOT_FOUND)
+    if (status == FF_STORE_NOT_FOUND)
         reply_fail(op->req, "no such character");
     else if (status != 0)
         reply_store_error(op->req, status, row);
@@ -503,8 +503,9 @@ on_enter_game(ff_req_t *req)
 static int
 login_init(ff_app_t *app)
 {
-    return ff_app_handle(app, LOGIN, on_login) || ff_app_handle(app, CREATE_ROLE, on_create_role) ||
-           ff_app_handle(app, ENTER_GAME, on_enter_game);
+    return ff_app_handle(app, LOGIN_CMD_LOGIN, on_login) ||
+           ff_app_handle(app, LOGIN_CMD_CREATE_ROLE, on_create_role) ||
+           ff_app_handle(app, LOGIN_CMD_ENTER_GAME, on_enter_game);
 }
 
 FF_APP_MODULE(login_init, NULL);

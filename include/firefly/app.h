@@ -136,6 +136,8 @@ int ff_channel_push(const char *name, ff_conn_t except, uint32_t cmd, const void
  * loaded until every callback has run. The node needs a remoteport entry for dbfront; a call
  * made while the link to dbfront is down (the node just started, dbfront is restarting) waits
  * for it up to cluster.requestTimeout before failing with 503. */
+/* The status of a call on a row that does not exist. */
+enum { FF_STORE_NOT_FOUND = 404 };
 typedef void (*ff_store_fn)(void *arg, int status, json_t *result);
 /* The row with primary key pk: memcached first, dbfront on a miss. */
 void ff_store_get(const char *table, int64_t pk, ff_store_fn fn, void *arg);

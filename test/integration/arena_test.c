@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "arena/arena_proto.h"
 #include "harness.h"
 
 static const char config[] =
@@ -34,21 +35,6 @@ static const char config[] =
     "   \"log\":\"@DIR@/arena.log\","
     "   \"remoteport\":[{\"rootname\":\"gate\",\"rootport\":@GATEPORT@}]}},"
     " \"cluster\":{\"requestTimeout\":3000}}";
-
-enum { LIST = 3001, CREATE = 3002, ENTER = 3003, LEAVE = 3004, START = 3005, RESULT = 3006 };
-enum { ARENA_START = 3101, ARENA_ENDED = 3102, ARENA_MEMBERS = 3103 };
-enum {
-    E_IN_ARENA = 419001,
-    E_NO_ARENA = 419002,
-    E_BAD_BODY = 419003,
-    E_FULL = 419004,
-    E_PLAYING = 419005,
-    E_NOT_IN_ARENA = 419006,
-    E_NOT_OWNER = 419007,
-    E_NOT_FULL = 419008,
-    E_NOT_PLAYING = 419009,
-    E_RESULT_SENT = 419010,
-};
 
 #define WAIT_MS 5000
 #define ABSENT_MS 300
@@ -207,7 +193,7 @@ call_arena(ffc_t *cl, uint32_t cmd, const char *body, const char *what, const ch
 static void
 expect_list(ffc_t *cl, const char *body, const char *what, const char *want)
 {
-    json_t *j = call_json(cl, LIST, body), *a;
+    json_t *j = call_json(cl, ARENA_LIST, body), *a;
     char ids[512] = "", counts[512] = "", have[1100];
     size_t i, ni = 0, nc = 0;
 
@@ -237,58 +223,60 @@ test_refusals(ffc_t *a)
         uint32_t cmd;
         const char *body, *what;
     } bad[] = {
-        {LIST, "not json", "(d) list with a body that is not JSON"},
-        {LIST, "[]", "(d) list with an array for a body"},
-        {LIST, "{\"open\":\"yes\"}", "(d) list with open a string"},
-        {LIST, "{\"limit\":0}", "(d) list with limit 0"},
-        {LIST, "{\"limit\":501}", "(d) list with limit 501"},
-        {LIST, "{\"limit\":2.5}", "(d) list with limit a real"},
-        {CREATE, "", "(d) create with an empty body"},
-        {CREATE, "{\"size\":1}", "(d) create with size 1"},
-        {CREATE, "{\"size\":65}", "(d) create with size 65"},
-        {CREATE, "{\"size\":\"4\"}", "(d) create with size a string"},
-        {CREATE, "{\"gameTime\":-1}", "(d) create with gameTime -1"},
-        {CREATE, "{\"gameTime\":600001}", "(d) create with gameTime 600001"},
-        {CREATE, "{\"name\":\"" S32 "x\"}", "(d) create with a name of 33 bytes"},
-        {CREATE, "{\"name\":7}", "(d) create with name a number"},
-        {CREATE, "{\"player\":\"\"}", "(d) create with an empty player"},
-        {CREATE, "{\"player\":\"" S32 "x\"}", "(d) create with a player of 33 bytes"},
-        {CREATE,
+        {ARENA_LIST, "not json", "(d) list with a body that is not JSON"},
+        {ARENA_LIST, "[]", "(d) list with an array for a body"},
+        {ARENA_LIST, "{\"open\":\"yes\"}", "(d) list with open a string"},
+        {ARENA_LIST, "{\"limit\":0}", "(d) list with limit 0"},
+        {ARENA_LIST, "{\"limit\":501}", "(d) list with limit 501"},
+        {ARENA_LIST, "{\"limit\":2.5}", "(d) list with limit a real"},
+        {ARENA_CREATE, "", "(d) create with an empty body"},
+        {ARENA_CREATE, "{\"size\":1}", "(d) create with size 1"},
+        {ARENA_CREATE, "{\"size\":65}", "(d) create with size 65"},
+        {ARENA_CREATE, "{\"size\":\"4\"}", "(d) create with size a string"},
+        {ARENA_CREATE, "{\"gameTime\":-1}", "(d) create with gameTime -1"},
+        {ARENA_CREATE, "{\"gameTime\":600001}", "(d) create with gameTime 600001"},
+        {ARENA_CREATE, "{\"name\":\"" S32 "x\"}", "(d) create with a name of 33 bytes"},
+        {ARENA_CREATE, "{\"name\":7}", "(d) create with name a number"},
+        {ARENA_CREATE, "{\"player\":\"\"}", "(d) create with an empty player"},
+        {ARENA_CREATE, "{\"player\":\"" S32 "x\"}", "(d) create with a player of 33 bytes"},
+        {ARENA_CREATE,
          "{\"player\":\"\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9"
          "\u00e9\u00e9\u00e9\u00e9\u00e9\"}",
          "(d) create with a player of 17 two-byte characters (34 bytes)"},
-        {ENTER, "{}", "(d) enter without id"},
-        {ENTER, "{\"id\":\"1\"}", "(d) enter with id a string"},
-        {ENTER, "{\"id\":1,\"player\":\"\"}", "(d) enter with an empty player"},
-        {LEAVE, "", "(d) leave with an empty body"},
-        {START, "[1]", "(d) start with an array for a body"},
-        {RESULT, "{}", "(d) result without score"},
-        {RESULT, "{\"score\":\"10\"}", "(d) result with score a string"},
-        {RESULT, "{\"score\":1.5}", "(d) result with score a real"},
-        {RESULT, "{\"score\":null}", "(d) result with score null"},
+        {ARENA_ENTER, "{}", "(d) enter without id"},
+        {ARENA_ENTER, "{\"id\":\"1\"}", "(d) enter with id a string"},
+        {ARENA_ENTER, "{\"id\":1,\"player\":\"\"}", "(d) enter with an empty player"},
+        {ARENA_LEAVE, "", "(d) leave with an empty body"},
+        {ARENA_START, "[1]", "(d) start with an array for a body"},
+        {ARENA_RESULT, "{}", "(d) result without score"},
+        {ARENA_RESULT, "{\"score\":\"10\"}", "(d) result with score a string"},
+        {ARENA_RESULT, "{\"score\":1.5}", "(d) result with score a real"},
+        {ARENA_RESULT, "{\"score\":null}", "(d) result with score null"},
     };
     json_t *j;
     long long id1, id2;
     const char *owner;
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        call_err(a, bad[i].cmd, bad[i].body, E_BAD_BODY, bad[i].what);
+        call_err(a, bad[i].cmd, bad[i].body, ARENA_E_BAD_BODY, bad[i].what);
     expect_list(a, "{}", "(d) no arena was made by the malformed creates", "ids= members= total=0");
-    call_err(a, LEAVE, "{}", E_NOT_IN_ARENA, "(d) leave while in no arena");
-    call_err(a, START, "{}", E_NOT_IN_ARENA, "(d) start while in no arena");
-    call_err(a, RESULT, "{\"score\":1}", E_NOT_IN_ARENA, "(d) result while in no arena");
-    call_err(a, ENTER, "{\"id\":999999}", E_NO_ARENA, "(d) enter of an unknown id");
+    call_err(a, ARENA_LEAVE, "{}", ARENA_E_NOT_IN_ARENA, "(d) leave while in no arena");
+    call_err(a, ARENA_START, "{}", ARENA_E_NOT_IN_ARENA, "(d) start while in no arena");
+    call_err(a, ARENA_RESULT, "{\"score\":1}", ARENA_E_NOT_IN_ARENA,
+             "(d) result while in no arena");
+    call_err(a, ARENA_ENTER, "{\"id\":999999}", ARENA_E_NO_SUCH_ARENA,
+             "(d) enter of an unknown id");
 
-    id1 = call_arena(a, CREATE,
+    id1 = call_arena(a, ARENA_CREATE,
                      "{\"name\":\"\",\"player\":\"" S32 "\",\"size\":64,\"gameTime\":600000}",
                      "(d) create at the limits: empty name, 32-byte player, size 64, gameTime "
                      "600000",
                      "{'id':%lld,'name':'%s','owner':'" S32 "','size':64,'gameTime':600000,"
                      "'state':'waiting','round':1,'members':['" S32 "']}");
-    call_ok(a, LEAVE, "{}", "(d) the creator leaves its arena");
+    call_ok(a, ARENA_LEAVE, "{}", "(d) the creator leaves its arena");
 
     /* The default player name holds the connection id, which only the reply tells. */
-    j = call_json(a, CREATE, "{}");
+    j = call_json(a, ARENA_CREATE, "{}");
     owner = json_string_value(json_object_get(json_object_get(j, "arena"), "owner"));
     id2 = json_integer_value(json_object_get(json_object_get(j, "arena"), "id"));
     th_ok(owner != NULL && strncmp(owner, "player-", 7) == 0 && owner[7] != '\0',
@@ -299,7 +287,7 @@ test_refusals(ffc_t *a)
                 id2, id2, owner ? owner : "?", owner ? owner : "?");
     th_ok(id1 > 0 && id2 > id1, "(d) a new arena gets a new id (%lld after %lld)", id2, id1);
     json_decref(j);
-    call_ok(a, LEAVE, "{}", "(d) the creator leaves its arena");
+    call_ok(a, ARENA_LEAVE, "{}", "(d) the creator leaves its arena");
     expect_list(a, "{}", "(d) both arenas are gone once their only member left",
                 "ids= members= total=0");
 }
@@ -317,25 +305,25 @@ play_fill(ffc_t **p, long long *solo, long long *main_id)
     char want[256];
     long long x, y;
 
-    *solo = x = call_arena(p[CAROL], CREATE,
+    *solo = x = call_arena(p[CAROL], ARENA_CREATE,
                            "{\"name\":\"solo\",\"size\":4,\"gameTime\":0,\"player\":\"carol\"}",
                            "(d) carol creates solo",
                            "{'id':%lld,'name':'%s','owner':'carol','size':4,'gameTime':0,"
                            "'state':'waiting','round':1,'members':['carol']}");
-    *main_id = y = call_arena(p[ALICE], CREATE,
+    *main_id = y = call_arena(p[ALICE], ARENA_CREATE,
                               "{\"name\":\"main\",\"size\":3,\"gameTime\":0,\"player\":\"alice\"}",
                               "(d) alice creates main",
                               "{'id':%lld,'name':'%s','owner':'alice','size':3,'gameTime':0,"
                               "'state':'waiting','round':1,'members':['alice']}");
-    call_err(p[ALICE], CREATE, "{}", E_IN_ARENA, "(d) alice creates a second arena");
+    call_err(p[ALICE], ARENA_CREATE, "{}", ARENA_E_IN_ARENA, "(d) alice creates a second arena");
     snprintf(want, sizeof(want), "{\"id\":%lld}", x);
-    call_err(p[ALICE], ENTER, want, E_IN_ARENA, "(d) alice enters solo while in main");
+    call_err(p[ALICE], ARENA_ENTER, want, ARENA_E_IN_ARENA, "(d) alice enters solo while in main");
 
     snprintf(want, sizeof(want), "{\"id\":%lld,\"player\":\"bob\"}", y);
-    call_arena(p[BOB], ENTER, want, "(d) bob enters main",
+    call_arena(p[BOB], ARENA_ENTER, want, "(d) bob enters main",
                "{'id':%lld,'name':'%s','owner':'alice','size':3,'gameTime':0,"
                "'state':'waiting','round':1,'members':['alice','bob']}");
-    expect_push(p[ALICE], ARENA_MEMBERS, WAIT_MS, "(d) the owner alice is told bob entered",
+    expect_push(p[ALICE], ARENA_PUSH_MEMBERS, WAIT_MS, "(d) the owner alice is told bob entered",
                 "{'id':%lld,'name':'main','owner':'alice','size':3,'gameTime':0,"
                 "'state':'waiting','round':1,'members':['alice','bob']}",
                 y);
@@ -348,11 +336,11 @@ play_fill(ffc_t **p, long long *solo, long long *main_id)
     expect_list(p[EVE], "{\"open\":true,\"limit\":1}", "(d) open arenas, limit 1", want);
 
     snprintf(want, sizeof(want), "{\"id\":%lld,\"player\":\"dave\"}", y);
-    call_arena(p[DAVE], ENTER, want, "(d) dave enters main, which is then full",
+    call_arena(p[DAVE], ARENA_ENTER, want, "(d) dave enters main, which is then full",
                "{'id':%lld,'name':'%s','owner':'alice','size':3,'gameTime':0,"
                "'state':'waiting','round':1,'members':['alice','bob','dave']}");
     for (int i = ALICE; i <= BOB; i++)
-        expect_push(p[i], ARENA_MEMBERS, WAIT_MS, "(d) alice and bob are told dave entered",
+        expect_push(p[i], ARENA_PUSH_MEMBERS, WAIT_MS, "(d) alice and bob are told dave entered",
                     "{'id':%lld,'name':'main','owner':'alice','size':3,'gameTime':0,"
                     "'state':'waiting','round':1,'members':['alice','bob','dave']}",
                     y);
@@ -360,10 +348,13 @@ play_fill(ffc_t **p, long long *solo, long long *main_id)
     expect_list(p[EVE], "{\"open\":true}", "(d) a full arena is not open", want);
 
     snprintf(want, sizeof(want), "{\"id\":%lld,\"player\":\"eve\"}", y);
-    call_err(p[EVE], ENTER, want, E_FULL, "(a) eve enters the full arena main");
-    call_err(p[BOB], START, "{}", E_NOT_OWNER, "(b) bob, a member but not the owner, starts");
-    call_err(p[CAROL], START, "{}", E_NOT_FULL, "(b) carol starts solo with 1 of 4 members");
-    call_err(p[ALICE], RESULT, "{\"score\":5}", E_NOT_PLAYING, "(d) result before the start");
+    call_err(p[EVE], ARENA_ENTER, want, ARENA_E_FULL, "(a) eve enters the full arena main");
+    call_err(p[BOB], ARENA_START, "{}", ARENA_E_NOT_OWNER,
+             "(b) bob, a member but not the owner, starts");
+    call_err(p[CAROL], ARENA_START, "{}", ARENA_E_NOT_FULL,
+             "(b) carol starts solo with 1 of 4 members");
+    call_err(p[ALICE], ARENA_RESULT, "{\"score\":5}", ARENA_E_NOT_PLAYING,
+             "(d) result before the start");
 }
 
 /* alice starts main; dave sends no result, so the deadline (gameTime 0 + 3 s) ends it. */
@@ -375,19 +366,21 @@ play_deadline(ffc_t **p, long long y)
     long long t0, at;
 
     t0 = th_now_ms();
-    call_ok(p[ALICE], START, "{}", "(b) alice, the owner, starts the full arena main");
+    call_ok(p[ALICE], ARENA_START, "{}", "(b) alice, the owner, starts the full arena main");
     for (size_t i = 0; i < 3; i++)
-        expect_push(p[in_main[i]], ARENA_START, WAIT_MS, "(b) every member gets arenaStart",
+        expect_push(p[in_main[i]], ARENA_PUSH_START, WAIT_MS, "(b) every member gets arenaStart",
                     "{'id':%lld,'round':1,'gameTime':0,'members':['alice','bob','dave']}", y);
     snprintf(body, sizeof(body), "{\"id\":%lld,\"player\":\"eve\"}", y);
-    call_err(p[EVE], ENTER, body, E_PLAYING, "(d) eve enters main while it plays");
-    call_err(p[ALICE], START, "{}", E_PLAYING, "(d) alice starts main again while it plays");
-    call_ok(p[ALICE], RESULT, "{\"score\":10}", "(d) alice sends her result");
-    call_err(p[ALICE], RESULT, "{\"score\":11}", E_RESULT_SENT, "(d) alice sends a second result");
-    call_ok(p[BOB], RESULT, "{\"score\":20}", "(d) bob sends his result");
+    call_err(p[EVE], ARENA_ENTER, body, ARENA_E_PLAYING, "(d) eve enters main while it plays");
+    call_err(p[ALICE], ARENA_START, "{}", ARENA_E_PLAYING,
+             "(d) alice starts main again while it plays");
+    call_ok(p[ALICE], ARENA_RESULT, "{\"score\":10}", "(d) alice sends her result");
+    call_err(p[ALICE], ARENA_RESULT, "{\"score\":11}", ARENA_E_RESULT_SENT,
+             "(d) alice sends a second result");
+    call_ok(p[BOB], ARENA_RESULT, "{\"score\":20}", "(d) bob sends his result");
 
     for (size_t i = 0; i < 3; i++) {
-        at = expect_push(p[in_main[i]], ARENA_ENDED, GRACE_MS + WAIT_MS,
+        at = expect_push(p[in_main[i]], ARENA_PUSH_ENDED, GRACE_MS + WAIT_MS,
                          "(d) arenaEnded at the deadline: incomplete, dave's score null",
                          "{'id':%lld,'round':1,'complete':false,'results':[{'player':'alice',"
                          "'score':10},{'player':'bob','score':20},{'player':'dave','score':null}]}",
@@ -396,7 +389,8 @@ play_deadline(ffc_t **p, long long y)
             th_ok(at - t0 >= GRACE_MS - CLOCK_SLACK_MS,
                   "(d) ... not before gameTime + 3 s (%lld ms after the start)", at - t0);
     }
-    call_err(p[DAVE], RESULT, "{\"score\":30}", E_NOT_PLAYING, "(d) dave's late result");
+    call_err(p[DAVE], ARENA_RESULT, "{\"score\":30}", ARENA_E_NOT_PLAYING,
+             "(d) dave's late result");
 }
 
 /* The owner alice leaves; bob takes over, eve fills the arena, bob starts round 2 and all
@@ -407,33 +401,35 @@ play_new_owner(ffc_t **p, long long y)
     static const int in_main[] = {BOB, DAVE, EVE}, stayed[] = {BOB, DAVE};
     char body[128];
 
-    call_ok(p[ALICE], LEAVE, "{}", "(d) alice, the owner, leaves main");
+    call_ok(p[ALICE], ARENA_LEAVE, "{}", "(d) alice, the owner, leaves main");
     for (size_t i = 0; i < 2; i++)
-        expect_push(p[stayed[i]], ARENA_MEMBERS, WAIT_MS,
+        expect_push(p[stayed[i]], ARENA_PUSH_MEMBERS, WAIT_MS,
                     "(d) bob and dave are told: bob owns main now",
                     "{'id':%lld,'name':'main','owner':'bob','size':3,'gameTime':0,"
                     "'state':'waiting','round':2,'members':['bob','dave']}",
                     y);
-    call_err(p[BOB], START, "{}", E_NOT_FULL, "(d) bob starts main with 2 of 3 members");
+    call_err(p[BOB], ARENA_START, "{}", ARENA_E_NOT_FULL,
+             "(d) bob starts main with 2 of 3 members");
     snprintf(body, sizeof(body), "{\"id\":%lld,\"player\":\"eve\"}", y);
-    call_arena(p[EVE], ENTER, body, "(d) eve enters main",
+    call_arena(p[EVE], ARENA_ENTER, body, "(d) eve enters main",
                "{'id':%lld,'name':'%s','owner':'bob','size':3,'gameTime':0,"
                "'state':'waiting','round':2,'members':['bob','dave','eve']}");
     for (size_t i = 0; i < 2; i++)
-        expect_push(p[stayed[i]], ARENA_MEMBERS, WAIT_MS, "(d) bob and dave are told eve entered",
+        expect_push(p[stayed[i]], ARENA_PUSH_MEMBERS, WAIT_MS,
+                    "(d) bob and dave are told eve entered",
                     "{'id':%lld,'name':'main','owner':'bob','size':3,'gameTime':0,"
                     "'state':'waiting','round':2,'members':['bob','dave','eve']}",
                     y);
-    call_ok(p[BOB], START, "{}", "(d) bob, the new owner, starts main");
+    call_ok(p[BOB], ARENA_START, "{}", "(d) bob, the new owner, starts main");
     for (size_t i = 0; i < 3; i++)
-        expect_push(p[in_main[i]], ARENA_START, WAIT_MS, "(d) round 2 starts for its members",
+        expect_push(p[in_main[i]], ARENA_PUSH_START, WAIT_MS, "(d) round 2 starts for its members",
                     "{'id':%lld,'round':2,'gameTime':0,'members':['bob','dave','eve']}", y);
-    call_ok(p[BOB], RESULT, "{\"score\":1}", "(d) bob sends a result in round 2");
-    call_ok(p[DAVE], RESULT, "{\"score\":2}", "(d) dave sends a result in round 2");
-    expect_no_push(p[BOB], ARENA_ENDED, "(d) round 2 still waits for eve's result");
-    call_ok(p[EVE], RESULT, "{\"score\":3}", "(d) eve sends a result in round 2");
+    call_ok(p[BOB], ARENA_RESULT, "{\"score\":1}", "(d) bob sends a result in round 2");
+    call_ok(p[DAVE], ARENA_RESULT, "{\"score\":2}", "(d) dave sends a result in round 2");
+    expect_no_push(p[BOB], ARENA_PUSH_ENDED, "(d) round 2 still waits for eve's result");
+    call_ok(p[EVE], ARENA_RESULT, "{\"score\":3}", "(d) eve sends a result in round 2");
     for (size_t i = 0; i < 3; i++)
-        expect_push(p[in_main[i]], ARENA_ENDED, WAIT_MS,
+        expect_push(p[in_main[i]], ARENA_PUSH_ENDED, WAIT_MS,
                     "(d) round 2 ends complete once all results are in",
                     "{'id':%lld,'round':2,'complete':true,'results':[{'player':'bob','score':1},"
                     "{'player':'dave','score':2},{'player':'eve','score':3}]}",
@@ -449,14 +445,14 @@ play_stale_deadline(ffc_t **p, long long y)
     static const int in_main[] = {BOB, DAVE, EVE};
     long long t0 = th_now_ms(), at;
 
-    call_ok(p[BOB], START, "{}", "(d) bob starts round 3 at once");
+    call_ok(p[BOB], ARENA_START, "{}", "(d) bob starts round 3 at once");
     for (size_t i = 0; i < 3; i++)
-        expect_push(p[in_main[i]], ARENA_START, WAIT_MS, "(d) round 3 starts for its members",
+        expect_push(p[in_main[i]], ARENA_PUSH_START, WAIT_MS, "(d) round 3 starts for its members",
                     "{'id':%lld,'round':3,'gameTime':0,'members':['bob','dave','eve']}", y);
-    call_ok(p[BOB], RESULT, "{\"score\":4}", "(d) bob sends a result in round 3");
-    call_ok(p[EVE], RESULT, "{\"score\":5}", "(d) eve sends a result in round 3");
+    call_ok(p[BOB], ARENA_RESULT, "{\"score\":4}", "(d) bob sends a result in round 3");
+    call_ok(p[EVE], ARENA_RESULT, "{\"score\":5}", "(d) eve sends a result in round 3");
     for (size_t i = 0; i < 3; i++) {
-        at = expect_push(p[in_main[i]], ARENA_ENDED, GRACE_MS + WAIT_MS,
+        at = expect_push(p[in_main[i]], ARENA_PUSH_ENDED, GRACE_MS + WAIT_MS,
                          "(d) round 3 ends at its deadline, incomplete, dave's score null",
                          "{'id':%lld,'round':3,'complete':false,'results':[{'player':'bob',"
                          "'score':4},{'player':'dave','score':null},{'player':'eve','score':5}]}",
@@ -473,26 +469,27 @@ play_empty(ffc_t **p, long long x, long long y)
 {
     char body[64];
 
-    call_ok(p[BOB], LEAVE, "{}", "(d) bob leaves main");
+    call_ok(p[BOB], ARENA_LEAVE, "{}", "(d) bob leaves main");
     for (int i = DAVE; i <= EVE; i++)
-        expect_push(p[i], ARENA_MEMBERS, WAIT_MS, "(d) dave and eve are told: dave owns main",
+        expect_push(p[i], ARENA_PUSH_MEMBERS, WAIT_MS, "(d) dave and eve are told: dave owns main",
                     "{'id':%lld,'name':'main','owner':'dave','size':3,'gameTime':0,"
                     "'state':'waiting','round':4,'members':['dave','eve']}",
                     y);
-    call_ok(p[DAVE], LEAVE, "{}", "(d) dave leaves main");
-    expect_push(p[EVE], ARENA_MEMBERS, WAIT_MS, "(d) eve is told dave left",
+    call_ok(p[DAVE], ARENA_LEAVE, "{}", "(d) dave leaves main");
+    expect_push(p[EVE], ARENA_PUSH_MEMBERS, WAIT_MS, "(d) eve is told dave left",
                 "{'id':%lld,'name':'main','owner':'eve','size':3,'gameTime':0,"
                 "'state':'waiting','round':4,'members':['eve']}",
                 y);
-    call_ok(p[EVE], LEAVE, "{}", "(d) eve, the last member, leaves main");
-    call_err(p[EVE], LEAVE, "{}", E_NOT_IN_ARENA, "(d) eve leaves again");
+    call_ok(p[EVE], ARENA_LEAVE, "{}", "(d) eve, the last member, leaves main");
+    call_err(p[EVE], ARENA_LEAVE, "{}", ARENA_E_NOT_IN_ARENA, "(d) eve leaves again");
     snprintf(body, sizeof(body), "ids=%lld members=1 total=1", x);
     expect_list(p[ALICE], "{}", "(d) main is gone once everybody left", body);
     snprintf(body, sizeof(body), "{\"id\":%lld}", y);
-    call_err(p[ALICE], ENTER, body, E_NO_ARENA, "(d) enter of main, gone");
-    call_ok(p[CAROL], LEAVE, "{}", "(d) carol leaves solo");
+    call_err(p[ALICE], ARENA_ENTER, body, ARENA_E_NO_SUCH_ARENA, "(d) enter of main, gone");
+    call_ok(p[CAROL], ARENA_LEAVE, "{}", "(d) carol leaves solo");
     expect_list(p[ALICE], "{}", "(d) no arena left", "ids= members= total=0");
-    expect_no_push(p[ALICE], ARENA_MEMBERS, "(d) alice, who left main, heard nothing of it since");
+    expect_no_push(p[ALICE], ARENA_PUSH_MEMBERS,
+                   "(d) alice, who left main, heard nothing of it since");
 }
 
 static void
@@ -529,7 +526,7 @@ static bool
 members_cb(void *arg)
 {
     count_arg_t *a = arg;
-    json_t *j = call_json(a->cl, LIST, "{}"), *e;
+    json_t *j = call_json(a->cl, ARENA_LIST, "{}"), *e;
     bool seen = false;
     size_t i;
 
@@ -548,25 +545,26 @@ gone_fill(ffc_t **p)
 {
     char body[128];
     long long z = call_arena(
-        p[PAT], CREATE, "{\"name\":\"long\",\"size\":3,\"gameTime\":60000,\"player\":\"pat\"}",
+        p[PAT], ARENA_CREATE,
+        "{\"name\":\"long\",\"size\":3,\"gameTime\":60000,\"player\":\"pat\"}",
         "(c) pat creates long (gameTime 60 s)",
         "{'id':%lld,'name':'%s','owner':'pat','size':3,'gameTime':60000,'state':'waiting',"
         "'round':1,'members':['pat']}");
 
     snprintf(body, sizeof(body), "{\"id\":%lld,\"player\":\"quinn\"}", z);
-    call_arena(p[QUINN], ENTER, body, "(c) quinn enters long",
+    call_arena(p[QUINN], ARENA_ENTER, body, "(c) quinn enters long",
                "{'id':%lld,'name':'%s','owner':'pat','size':3,'gameTime':60000,"
                "'state':'waiting','round':1,'members':['pat','quinn']}");
-    expect_push(p[PAT], ARENA_MEMBERS, WAIT_MS, "(c) pat is told quinn entered",
+    expect_push(p[PAT], ARENA_PUSH_MEMBERS, WAIT_MS, "(c) pat is told quinn entered",
                 "{'id':%lld,'name':'long','owner':'pat','size':3,'gameTime':60000,"
                 "'state':'waiting','round':1,'members':['pat','quinn']}",
                 z);
     snprintf(body, sizeof(body), "{\"id\":%lld,\"player\":\"rae\"}", z);
-    call_arena(p[RAE], ENTER, body, "(c) rae enters long",
+    call_arena(p[RAE], ARENA_ENTER, body, "(c) rae enters long",
                "{'id':%lld,'name':'%s','owner':'pat','size':3,'gameTime':60000,"
                "'state':'waiting','round':1,'members':['pat','quinn','rae']}");
     for (int i = PAT; i <= QUINN; i++)
-        expect_push(p[i], ARENA_MEMBERS, WAIT_MS, "(c) pat and quinn are told rae entered",
+        expect_push(p[i], ARENA_PUSH_MEMBERS, WAIT_MS, "(c) pat and quinn are told rae entered",
                     "{'id':%lld,'name':'long','owner':'pat','size':3,'gameTime':60000,"
                     "'state':'waiting','round':1,'members':['pat','quinn','rae']}",
                     z);
@@ -580,18 +578,18 @@ gone_disconnect(ffc_t **p, long long z)
     count_arg_t two = {p[PAT], z, 2};
     long long t0 = th_now_ms(), at;
 
-    call_ok(p[PAT], START, "{}", "(c) pat starts long");
+    call_ok(p[PAT], ARENA_START, "{}", "(c) pat starts long");
     for (int i = PAT; i <= RAE; i++)
-        expect_push(p[i], ARENA_START, WAIT_MS, "(c) pat, quinn and rae get arenaStart",
+        expect_push(p[i], ARENA_PUSH_START, WAIT_MS, "(c) pat, quinn and rae get arenaStart",
                     "{'id':%lld,'round':1,'gameTime':60000,'members':['pat','quinn','rae']}", z);
-    call_ok(p[PAT], RESULT, "{\"score\":1}", "(c) pat sends a result");
+    call_ok(p[PAT], ARENA_RESULT, "{\"score\":1}", "(c) pat sends a result");
     ffc_close(p[RAE]);
     p[RAE] = NULL;
     TH_EQ_INT(th_wait(members_cb, &two, WAIT_MS), 0,
               "(c) rae disconnected mid-game: long shows 2 members");
-    call_ok(p[QUINN], RESULT, "{\"score\":2}", "(c) quinn sends a result");
+    call_ok(p[QUINN], ARENA_RESULT, "{\"score\":2}", "(c) quinn sends a result");
     for (int i = PAT; i <= QUINN; i++) {
-        at = expect_push(p[i], ARENA_ENDED, EARLY_MS,
+        at = expect_push(p[i], ARENA_PUSH_ENDED, EARLY_MS,
                          "(c) arenaEnded, complete, with exactly pat's and quinn's results",
                          "{'id':%lld,'round':1,'complete':true,'results':[{'player':'pat',"
                          "'score':1},{'player':'quinn','score':2}]}",
@@ -610,25 +608,25 @@ gone_leave(ffc_t **p, long long z)
     long long t0, at;
 
     snprintf(body, sizeof(body), "{\"id\":%lld,\"player\":\"sam\"}", z);
-    call_arena(p[SAM], ENTER, body, "(c) sam enters long, waiting again",
+    call_arena(p[SAM], ARENA_ENTER, body, "(c) sam enters long, waiting again",
                "{'id':%lld,'name':'%s','owner':'pat','size':3,'gameTime':60000,"
                "'state':'waiting','round':2,'members':['pat','quinn','sam']}");
     for (int i = PAT; i <= QUINN; i++)
-        expect_push(p[i], ARENA_MEMBERS, WAIT_MS, "(c) pat and quinn are told sam entered",
+        expect_push(p[i], ARENA_PUSH_MEMBERS, WAIT_MS, "(c) pat and quinn are told sam entered",
                     "{'id':%lld,'name':'long','owner':'pat','size':3,'gameTime':60000,"
                     "'state':'waiting','round':2,'members':['pat','quinn','sam']}",
                     z);
     t0 = th_now_ms();
-    call_ok(p[PAT], START, "{}", "(c) pat starts round 2");
+    call_ok(p[PAT], ARENA_START, "{}", "(c) pat starts round 2");
     for (int i = PAT; i <= SAM; i += i == QUINN ? 2 : 1)
-        expect_push(p[i], ARENA_START, WAIT_MS, "(c) pat, quinn and sam get arenaStart",
+        expect_push(p[i], ARENA_PUSH_START, WAIT_MS, "(c) pat, quinn and sam get arenaStart",
                     "{'id':%lld,'round':2,'gameTime':60000,'members':['pat','quinn','sam']}", z);
-    call_ok(p[PAT], RESULT, "{\"score\":3}", "(c) pat sends a result");
-    call_ok(p[QUINN], RESULT, "{\"score\":4}", "(c) quinn sends a result");
-    expect_no_push(p[PAT], ARENA_ENDED, "(c) the game still waits for sam's result");
-    call_ok(p[SAM], LEAVE, "{}", "(c) sam leaves mid-game");
+    call_ok(p[PAT], ARENA_RESULT, "{\"score\":3}", "(c) pat sends a result");
+    call_ok(p[QUINN], ARENA_RESULT, "{\"score\":4}", "(c) quinn sends a result");
+    expect_no_push(p[PAT], ARENA_PUSH_ENDED, "(c) the game still waits for sam's result");
+    call_ok(p[SAM], ARENA_LEAVE, "{}", "(c) sam leaves mid-game");
     for (int i = PAT; i <= QUINN; i++) {
-        at = expect_push(p[i], ARENA_ENDED, EARLY_MS,
+        at = expect_push(p[i], ARENA_PUSH_ENDED, EARLY_MS,
                          "(c) arenaEnded, complete, with exactly pat's and quinn's results",
                          "{'id':%lld,'round':2,'complete':true,'results':[{'player':'pat',"
                          "'score':3},{'player':'quinn','score':4}]}",
@@ -637,13 +635,13 @@ gone_leave(ffc_t **p, long long z)
             th_ok(at - t0 < EARLY_MS, "(c) ... %lld ms after the start, not at the deadline (63 s)",
                   at - t0);
     }
-    expect_no_push(p[SAM], ARENA_ENDED, "(c) sam, who left, gets no arenaEnded");
-    call_ok(p[QUINN], LEAVE, "{}", "(c) quinn leaves");
-    expect_push(p[PAT], ARENA_MEMBERS, WAIT_MS, "(c) pat is told quinn left",
+    expect_no_push(p[SAM], ARENA_PUSH_ENDED, "(c) sam, who left, gets no arenaEnded");
+    call_ok(p[QUINN], ARENA_LEAVE, "{}", "(c) quinn leaves");
+    expect_push(p[PAT], ARENA_PUSH_MEMBERS, WAIT_MS, "(c) pat is told quinn left",
                 "{'id':%lld,'name':'long','owner':'pat','size':3,'gameTime':60000,"
                 "'state':'waiting','round':3,'members':['pat']}",
                 z);
-    call_ok(p[PAT], LEAVE, "{}", "(c) pat leaves");
+    call_ok(p[PAT], ARENA_LEAVE, "{}", "(c) pat leaves");
     expect_list(p[PAT], "{}", "(c) long is gone", "ids= members= total=0");
 }
 
@@ -693,25 +691,25 @@ reload_before(ffc_t *rita, ffc_t *rob)
 {
     char body[128];
     long long w = call_arena(
-        rita, CREATE, "{\"name\":\"kept\",\"size\":2,\"gameTime\":60000,\"player\":\"rita\"}",
+        rita, ARENA_CREATE, "{\"name\":\"kept\",\"size\":2,\"gameTime\":60000,\"player\":\"rita\"}",
         "(e) rita creates kept",
         "{'id':%lld,'name':'%s','owner':'rita','size':2,'gameTime':60000,"
         "'state':'waiting','round':1,'members':['rita']}");
 
     snprintf(body, sizeof(body), "{\"id\":%lld,\"player\":\"rob\"}", w);
-    call_arena(rob, ENTER, body, "(e) rob enters kept",
+    call_arena(rob, ARENA_ENTER, body, "(e) rob enters kept",
                "{'id':%lld,'name':'%s','owner':'rita','size':2,'gameTime':60000,"
                "'state':'waiting','round':1,'members':['rita','rob']}");
-    expect_push(rita, ARENA_MEMBERS, WAIT_MS, "(e) rita is told rob entered",
+    expect_push(rita, ARENA_PUSH_MEMBERS, WAIT_MS, "(e) rita is told rob entered",
                 "{'id':%lld,'name':'kept','owner':'rita','size':2,'gameTime':60000,"
                 "'state':'waiting','round':1,'members':['rita','rob']}",
                 w);
-    call_ok(rita, START, "{}", "(e) rita starts kept");
-    expect_push(rita, ARENA_START, WAIT_MS, "(e) rita gets arenaStart",
+    call_ok(rita, ARENA_START, "{}", "(e) rita starts kept");
+    expect_push(rita, ARENA_PUSH_START, WAIT_MS, "(e) rita gets arenaStart",
                 "{'id':%lld,'round':1,'gameTime':60000,'members':['rita','rob']}", w);
-    expect_push(rob, ARENA_START, WAIT_MS, "(e) rob gets arenaStart",
+    expect_push(rob, ARENA_PUSH_START, WAIT_MS, "(e) rob gets arenaStart",
                 "{'id':%lld,'round':1,'gameTime':60000,'members':['rita','rob']}", w);
-    call_ok(rita, RESULT, "{\"score\":11}", "(e) rita sends a result before the reload");
+    call_ok(rita, ARENA_RESULT, "{\"score\":11}", "(e) rita sends a result before the reload");
     return w;
 }
 
@@ -735,37 +733,37 @@ static void
 reload_after(ffc_t *rita, ffc_t *rob, long long w)
 {
     ffc_t *both[2] = {rita, rob};
-    json_t *j = call_json(rob, LIST, "{}");
+    json_t *j = call_json(rob, ARENA_LIST, "{}");
 
     expect_json(j, "(e) list still shows kept, playing, after the reload",
                 "{'arenas':[{'id':%lld,'name':'kept','owner':'rita','size':2,'gameTime':60000,"
                 "'state':'playing','round':1,'members':2}],'total':1}",
                 w);
     json_decref(j);
-    call_ok(rob, RESULT, "{\"score\":22}", "(e) rob sends a result after the reload");
+    call_ok(rob, ARENA_RESULT, "{\"score\":22}", "(e) rob sends a result after the reload");
     for (int i = 0; i < 2; i++)
-        expect_push(both[i], ARENA_ENDED, WAIT_MS,
+        expect_push(both[i], ARENA_PUSH_ENDED, WAIT_MS,
                     "(e) arenaEnded with rita's result from before the reload and rob's",
                     "{'id':%lld,'round':1,'complete':true,'results':[{'player':'rita',"
                     "'score':11},{'player':'rob','score':22}]}",
                     w);
-    call_ok(rita, START, "{}", "(e) rita starts round 2");
+    call_ok(rita, ARENA_START, "{}", "(e) rita starts round 2");
     for (int i = 0; i < 2; i++)
-        expect_push(both[i], ARENA_START, WAIT_MS, "(e) round 2 starts",
+        expect_push(both[i], ARENA_PUSH_START, WAIT_MS, "(e) round 2 starts",
                     "{'id':%lld,'round':2,'gameTime':60000,'members':['rita','rob']}", w);
-    call_ok(rita, RESULT, "{\"score\":1}", "(e) rita sends a result in round 2");
-    call_ok(rob, RESULT, "{\"score\":2}", "(e) rob sends a result in round 2");
+    call_ok(rita, ARENA_RESULT, "{\"score\":1}", "(e) rita sends a result in round 2");
+    call_ok(rob, ARENA_RESULT, "{\"score\":2}", "(e) rob sends a result in round 2");
     for (int i = 0; i < 2; i++)
-        expect_push(both[i], ARENA_ENDED, WAIT_MS, "(e) round 2 ends complete",
+        expect_push(both[i], ARENA_PUSH_ENDED, WAIT_MS, "(e) round 2 ends complete",
                     "{'id':%lld,'round':2,'complete':true,'results':[{'player':'rita',"
                     "'score':1},{'player':'rob','score':2}]}",
                     w);
-    call_ok(rob, LEAVE, "{}", "(e) rob leaves");
-    expect_push(rita, ARENA_MEMBERS, WAIT_MS, "(e) rita is told rob left",
+    call_ok(rob, ARENA_LEAVE, "{}", "(e) rob leaves");
+    expect_push(rita, ARENA_PUSH_MEMBERS, WAIT_MS, "(e) rita is told rob left",
                 "{'id':%lld,'name':'kept','owner':'rita','size':2,'gameTime':60000,"
                 "'state':'waiting','round':3,'members':['rita']}",
                 w);
-    call_ok(rita, LEAVE, "{}", "(e) rita leaves");
+    call_ok(rita, ARENA_LEAVE, "{}", "(e) rita leaves");
     expect_list(rita, "{}", "(e) kept is gone", "ids= members= total=0");
 }
 

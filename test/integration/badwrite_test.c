@@ -17,6 +17,7 @@
 #include "alloc.h"
 #include "dbenv.h"
 #include "harness.h"
+#include "tstore/tstore_proto.h"
 
 static const char config_fmt[] =
     "{\"master\":{\"rootport\":@ROOTPORT@,\"webport\":@WEBPORT@,\"log\":\"@DIR@/master.log\"},\n"
@@ -42,8 +43,6 @@ static const char config_fmt[] =
     "            \"tb_item\":{\"pk\":\"id\",\"incr\":true,\"fk\":\"owner\"}},\n"
     " \"cluster\":{\"requestTimeout\":5000}}\n";
 
-enum { NEW = 201, UPD = 202, DEL = 203, GET = 204, GETBY = 205 };
-
 #define WAIT_MS 5000
 #define LINK_MS 10000
 #define FLUSH_MS 15000
@@ -63,49 +62,50 @@ typedef struct {
 } bad_t;
 
 static const bad_t bad_writes[] = {
-    {"unknown table", NEW, "{\"t\":\"tb_nope\",\"row\":{\"owner\":1,\"kind\":\"x\"}}", 400,
+    {"unknown table", TSTORE_NEW, "{\"t\":\"tb_nope\",\"row\":{\"owner\":1,\"kind\":\"x\"}}", 400,
      "tb_nope", "tb_nope"},
-    {"unknown column", NEW, "{\"row\":{\"owner\":1,\"kind\":\"x\",\"color\":\"red\"}}", 400,
+    {"unknown column", TSTORE_NEW, "{\"row\":{\"owner\":1,\"kind\":\"x\",\"color\":\"red\"}}", 400,
      "tb_item", "color"},
-    {"a string into INT", NEW, "{\"row\":{\"owner\":\"seven\",\"kind\":\"x\"}}", 400, "tb_item",
-     "owner"},
-    {"INT out of range", NEW, "{\"row\":{\"owner\":2147483648,\"kind\":\"x\"}}", 400, "tb_item",
-     "owner"},
-    {"TINYINT out of range", NEW,
+    {"a string into INT", TSTORE_NEW, "{\"row\":{\"owner\":\"seven\",\"kind\":\"x\"}}", 400,
+     "tb_item", "owner"},
+    {"INT out of range", TSTORE_NEW, "{\"row\":{\"owner\":2147483648,\"kind\":\"x\"}}", 400,
+     "tb_item", "owner"},
+    {"TINYINT out of range", TSTORE_NEW,
      "{\"t\":\"tb_character\",\"row\":{\"userId\":1,\"name\":\"x\",\"profession\":300}}", 400,
      "tb_character", "profession"},
-    {"negative INT UNSIGNED", NEW,
+    {"negative INT UNSIGNED", TSTORE_NEW,
      "{\"t\":\"tb_character\",\"row\":{\"userId\":1,\"name\":\"x\",\"coin\":-1}}", 400,
      "tb_character", "coin"},
-    {"33 characters into VARCHAR(32)", NEW,
+    {"33 characters into VARCHAR(32)", TSTORE_NEW,
      "{\"row\":{\"owner\":1,\"kind\":\"abcdefghijklmnopqrstuvwxyz0123456\"}}", 400, "tb_item",
      "kind"},
-    {"12 characters into VARCHAR(11)", NEW,
+    {"12 characters into VARCHAR(11)", TSTORE_NEW,
      "{\"t\":\"tb_user\",\"row\":{\"username\":\"abcdefghijkl\",\"password\":\"pw\"}}", 400,
      "tb_user", "username"},
-    {"null into NOT NULL", NEW, "{\"row\":{\"owner\":null,\"kind\":\"x\"}}", 400, "tb_item",
+    {"null into NOT NULL", TSTORE_NEW, "{\"row\":{\"owner\":null,\"kind\":\"x\"}}", 400, "tb_item",
      "owner"},
-    {"pk given on an incr table", NEW, "{\"row\":{\"id\":5000,\"owner\":1,\"kind\":\"x\"}}", 400,
-     "tb_item", "id"},
-    {"new without a NOT NULL column", NEW, "{\"row\":{\"owner\":1}}", 400, "tb_item", "kind"},
-    {"new tb_character without name", NEW, "{\"t\":\"tb_character\",\"row\":{\"userId\":1}}", 400,
-     "tb_character", "name"},
-    {"update of the pk", UPD, "{\"pk\":%lld,\"row\":{\"id\":99}}", 400, "tb_item", "id"},
-    {"update of an unknown column", UPD, "{\"pk\":%lld,\"row\":{\"color\":\"red\"}}", 400,
-     "tb_item", "color"},
-    {"update with a string into INT", UPD, "{\"pk\":%lld,\"row\":{\"qty\":\"many\"}}", 400,
-     "tb_item", "qty"},
-    {"update with null into NOT NULL", UPD, "{\"pk\":%lld,\"row\":{\"kind\":null}}", 400, "tb_item",
+    {"pk given on an incr table", TSTORE_NEW, "{\"row\":{\"id\":5000,\"owner\":1,\"kind\":\"x\"}}",
+     400, "tb_item", "id"},
+    {"new without a NOT NULL column", TSTORE_NEW, "{\"row\":{\"owner\":1}}", 400, "tb_item",
      "kind"},
-    {"update with 33 characters", UPD,
+    {"new tb_character without name", TSTORE_NEW, "{\"t\":\"tb_character\",\"row\":{\"userId\":1}}",
+     400, "tb_character", "name"},
+    {"update of the pk", TSTORE_UPD, "{\"pk\":%lld,\"row\":{\"id\":99}}", 400, "tb_item", "id"},
+    {"update of an unknown column", TSTORE_UPD, "{\"pk\":%lld,\"row\":{\"color\":\"red\"}}", 400,
+     "tb_item", "color"},
+    {"update with a string into INT", TSTORE_UPD, "{\"pk\":%lld,\"row\":{\"qty\":\"many\"}}", 400,
+     "tb_item", "qty"},
+    {"update with null into NOT NULL", TSTORE_UPD, "{\"pk\":%lld,\"row\":{\"kind\":null}}", 400,
+     "tb_item", "kind"},
+    {"update with 33 characters", TSTORE_UPD,
      "{\"pk\":%lld,\"row\":{\"kind\":\"abcdefghijklmnopqrstuvwxyz0123456\"}}", 400, "tb_item",
      "kind"},
-    {"update of an unknown table", UPD, "{\"t\":\"tb_nope\",\"pk\":%lld,\"row\":{\"qty\":2}}", 400,
-     "tb_nope", "tb_nope"},
-    {"update of a missing row", UPD, "{\"pk\":987654,\"row\":{\"qty\":2}}", 404, "tb_item",
+    {"update of an unknown table", TSTORE_UPD,
+     "{\"t\":\"tb_nope\",\"pk\":%lld,\"row\":{\"qty\":2}}", 400, "tb_nope", "tb_nope"},
+    {"update of a missing row", TSTORE_UPD, "{\"pk\":987654,\"row\":{\"qty\":2}}", 404, "tb_item",
      "987654"},
-    {"delete of a missing row", DEL, "{\"pk\":987654}", 404, "tb_item", "987654"},
-    {"get of a missing row", GET, "{\"pk\":987654}", 404, "tb_item", "987654"},
+    {"delete of a missing row", TSTORE_DEL, "{\"pk\":987654}", 404, "tb_item", "987654"},
+    {"get of a missing row", TSTORE_GET, "{\"pk\":987654}", 404, "tb_item", "987654"},
 };
 #define NBAD (sizeof(bad_writes) / sizeof(bad_writes[0]))
 
@@ -145,7 +145,7 @@ new_item(ffc_t *cl, int owner, const char *kind, const char *what)
     long long id;
 
     snprintf(body, sizeof(body), "{\"row\":{\"owner\":%d,\"kind\":\"%s\"}}", owner, kind);
-    j = call_ok(cl, NEW, body, what);
+    j = call_ok(cl, TSTORE_NEW, body, what);
     id = json_is_integer(json_object_get(j, "id")) ? json_integer_value(json_object_get(j, "id"))
                                                    : -1;
     th_ok(id > 0, "%s: the stored row has id %lld", what, id);
@@ -236,18 +236,18 @@ setup(th_cluster_t *c, dbenv_t *db, ffc_t *cl)
     json_t *j;
 
     new_item(cl, 7, "shield", "setup: new shield");
-    json_decref(call_ok(cl, NEW,
+    json_decref(call_ok(cl, TSTORE_NEW,
                         "{\"t\":\"tb_user\",\"row\":{\"username\":\"keeper\","
                         "\"password\":\"pw\"}}",
                         "setup: new tb_user keeper"));
-    json_decref(call_ok(cl, NEW,
+    json_decref(call_ok(cl, TSTORE_NEW,
                         "{\"t\":\"tb_character\",\"row\":{\"userId\":1,"
                         "\"name\":\"keeper\",\"profession\":2}}",
                         "setup: new tb_character keeper"));
     if (sword > 0) {
         char body[96];
         snprintf(body, sizeof(body), "{\"pk\":%lld,\"row\":{\"qty\":3}}", sword);
-        j = call_ok(cl, UPD, body, "setup: qty of sword set to 3");
+        j = call_ok(cl, TSTORE_UPD, body, "setup: qty of sword set to 3");
         th_ok(json_is_object(j) && json_object_size(j) == 0, "setup: update answers {}");
         json_decref(j);
     }
@@ -311,11 +311,11 @@ test_good_write(dbenv_t *db, ffc_t *cl, long long sword)
     expect_count(db, "SELECT COUNT(*) FROM tb_item WHERE kind = 'after'", 1, FLUSH_MS,
                  "good write: the new row is in MariaDB");
     snprintf(body, sizeof(body), "{\"pk\":%lld,\"row\":{\"qty\":5}}", sword);
-    json_decref(call_ok(cl, UPD, body, "good write: qty of sword set to 5"));
+    json_decref(call_ok(cl, TSTORE_UPD, body, "good write: qty of sword set to 5"));
     snprintf(sql, sizeof(sql), "SELECT qty FROM tb_item WHERE id = %lld", sword);
     expect_count(db, sql, 5, FLUSH_MS, "good write: MariaDB has qty 5");
     snprintf(body, sizeof(body), "{\"pk\":%lld}", sword);
-    j = call_ok(cl, GET, body, "good write: get sword");
+    j = call_ok(cl, TSTORE_GET, body, "good write: get sword");
     TH_EQ_INT(json_integer_value(json_object_get(j, "qty")), 5, "good write: get shows qty 5");
     json_decref(j);
 }
@@ -333,20 +333,20 @@ test_pipelined_update(dbenv_t *db, ffc_t *cl)
 
     json_decref(dbenv_query(db, "INSERT INTO tb_item (id, owner, kind, qty) "
                                 "VALUES (900001, 8, 'direct', 1)"));
-    TH_EQ_INT(ffc_send(cl, UPD, upd, strlen(upd)), 0, "pipelined: update sent");
-    TH_EQ_INT(ffc_send(cl, GETBY, by, strlen(by)), 0, "pipelined: getby sent");
+    TH_EQ_INT(ffc_send(cl, TSTORE_UPD, upd, strlen(upd)), 0, "pipelined: update sent");
+    TH_EQ_INT(ffc_send(cl, TSTORE_GETBY, by, strlen(by)), 0, "pipelined: getby sent");
     if (TH_EQ_INT(ffc_recv(cl, &m, WAIT_MS), 0, "pipelined: first reply") &&
-        TH_EQ_INT(m.cmd, UPD, "pipelined: the first reply is the update's"))
+        TH_EQ_INT(m.cmd, TSTORE_UPD, "pipelined: the first reply is the update's"))
         TH_EQ_MEM(m.body, m.len, "{}", 2, "pipelined: the update answers {}");
     ffc_msg_free(&m);
     if (TH_EQ_INT(ffc_recv(cl, &m, WAIT_MS), 0, "pipelined: second reply") &&
-        TH_EQ_INT(m.cmd, GETBY, "pipelined: the second reply is the getby's")) {
+        TH_EQ_INT(m.cmd, TSTORE_GETBY, "pipelined: the second reply is the getby's")) {
         j = json_loadb((const char *)m.body, m.len, 0, NULL);
         TH_EQ_INT(json_array_size(j), 1, "pipelined: getby finds the row (got %s)", m.body);
         json_decref(j);
     }
     ffc_msg_free(&m);
-    j = call_ok(cl, GET, "{\"pk\":900001}", "pipelined: get the row");
+    j = call_ok(cl, TSTORE_GET, "{\"pk\":900001}", "pipelined: get the row");
     TH_EQ_INT(json_integer_value(json_object_get(j, "qty")), 7, "pipelined: get shows qty 7");
     json_decref(j);
     snprintf(sql, sizeof(sql), "SELECT qty FROM tb_item WHERE id = %d", DIRECT_ID);
@@ -359,7 +359,7 @@ static void
 test_bad_date(th_cluster_t *c, dbenv_t *db, ffc_t *cl)
 {
     static const bad_t b = {"impossible date",
-                            NEW,
+                            TSTORE_NEW,
                             "{\"t\":\"tb_user\",\"row\":{\"username\":\"datebad\","
                             "\"password\":\"pw\",\"created\":\"2024-13-45 25:61:61\"}}",
                             400,

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "chat/chat_proto.h"
 #include "harness.h"
 
 static const char config[] =
@@ -20,8 +21,6 @@ static const char config[] =
     "   \"log\":\"@DIR@/chat.log\","
     "   \"remoteport\":[{\"rootname\":\"gate\",\"rootport\":@GATEPORT@}]}},"
     " \"cluster\":{\"requestTimeout\":3000}}";
-
-enum { JOIN = 2001, SAY = 2002, LEAVE = 2003, EVENT = 2100 };
 
 #define WAIT_MS 5000
 #define ABSENT_MS 300
@@ -64,7 +63,8 @@ expect_push(ffc_t *cl, const char *who, const char *event, const char *name, con
     ffc_msg_t m = {0};
     json_t *j;
 
-    if (!TH_EQ_INT(ffc_next_push(cl, EVENT, &m, WAIT_MS), 0, "%s gets a push \"%s\"", who, text))
+    if (!TH_EQ_INT(ffc_next_push(cl, CHAT_EVENT, &m, WAIT_MS), 0, "%s gets a push \"%s\"", who,
+                   text))
         return;
     j = json_loadb((const char *)m.body, m.len, 0, NULL);
     TH_EQ_STR(json_string_value(json_object_get(j, "text")), text, "%s: push text", who);
@@ -79,7 +79,7 @@ static void
 expect_no_push(ffc_t *cl, const char *who, const char *after)
 {
     ffc_msg_t m = {0};
-    int rc = ffc_next_push(cl, EVENT, &m, ABSENT_MS);
+    int rc = ffc_next_push(cl, CHAT_EVENT, &m, ABSENT_MS);
 
     TH_EQ_INT(rc, -ETIMEDOUT, "%s gets no push after %s (got %s)", who, after,
               m.body != NULL ? (const char *)m.body : ffc_strerror(rc));
@@ -89,38 +89,38 @@ expect_no_push(ffc_t *cl, const char *who, const char *after)
 static void
 chat(ffc_t *a, ffc_t *b, ffc_t *cc)
 {
-    call_err(a, SAY, "{\"text\":\"too early\"}", 403, "A says before joining");
-    call_ok(a, JOIN, "{\"name\":\"alice\"}", "A joins as alice");
-    call_err(b, JOIN, "{\"name\":\"alice\"}", 409, "B tries the taken name alice");
-    call_ok(b, JOIN, "{\"name\":\"bob\"}", "B joins as bob");
+    call_err(a, CHAT_SAY, "{\"text\":\"too early\"}", 403, "A says before joining");
+    call_ok(a, CHAT_JOIN, "{\"name\":\"alice\"}", "A joins as alice");
+    call_err(b, CHAT_JOIN, "{\"name\":\"alice\"}", 409, "B tries the taken name alice");
+    call_ok(b, CHAT_JOIN, "{\"name\":\"bob\"}", "B joins as bob");
     expect_push(a, "A", "joined", "bob", "bob joined");
     expect_no_push(b, "B", "its own join");
 
-    call_ok(cc, JOIN, "{\"name\":\"carol\"}", "C joins as carol");
+    call_ok(cc, CHAT_JOIN, "{\"name\":\"carol\"}", "C joins as carol");
     expect_push(a, "A", "joined", "carol", "carol joined");
     expect_push(b, "B", "joined", "carol", "carol joined");
     expect_no_push(cc, "C", "its own join");
 
-    call_ok(a, SAY, "{\"text\":\"hi\"}", "A says hi");
+    call_ok(a, CHAT_SAY, "{\"text\":\"hi\"}", "A says hi");
     expect_push(b, "B", "message", "alice", "alice: hi");
     expect_push(cc, "C", "message", "alice", "alice: hi");
     expect_no_push(a, "A", "its own message");
 
-    call_ok(b, LEAVE, NULL, "B leaves");
+    call_ok(b, CHAT_LEAVE, NULL, "B leaves");
     expect_push(a, "A", "left", "bob", "bob left");
     expect_push(cc, "C", "left", "bob", "bob left");
     expect_no_push(b, "B", "its own leave");
-    call_err(b, SAY, "{\"text\":\"anyone?\"}", 403, "B says after leaving");
-    call_err(b, LEAVE, NULL, 403, "B leaves twice");
+    call_err(b, CHAT_SAY, "{\"text\":\"anyone?\"}", 403, "B says after leaving");
+    call_err(b, CHAT_LEAVE, NULL, 403, "B leaves twice");
 
     ffc_close(cc);
     expect_push(a, "A", "left", "carol", "carol left");
     expect_no_push(b, "B (out of the room)", "carol's disconnect");
 
     /* carol's name was freed by the disconnect, so B can take it. */
-    call_ok(b, JOIN, "{\"name\":\"carol\"}", "B joins as carol after carol disconnected");
+    call_ok(b, CHAT_JOIN, "{\"name\":\"carol\"}", "B joins as carol after carol disconnected");
     expect_push(a, "A", "joined", "carol", "carol joined");
-    call_ok(a, LEAVE, NULL, "A leaves");
+    call_ok(a, CHAT_LEAVE, NULL, "A leaves");
     expect_push(b, "B", "left", "alice", "alice left");
 }
 

@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 
 #include "harness.h"
+#include "tapp/tapp_proto.h"
 
 static const char config[] =
     "{\"master\":{\"rootport\":@ROOTPORT@,\"webport\":@WEBPORT@,\"log\":\"@DIR@/master.log\"},"
@@ -27,8 +28,6 @@ static const char config[] =
     "  \"game1\":{\"app\":\"@REPO@/build/test/apps/libtapp.so\",\"log\":\"@DIR@/game1.log\","
     "   \"remoteport\":[{\"rootname\":\"gate\",\"rootport\":@GATEPORT@}]}},"
     " \"cluster\":{\"requestTimeout\":1000,\"idleTimeout\":300}}";
-
-enum { ECHO = 1, SLEEP = 8, SILENT = 9 };
 
 #define TIMEOUT_MS 1000
 #define WAIT_MS 8000
@@ -121,8 +120,8 @@ static void
 test_timeout(th_cluster_t *c)
 {
     static const step_t steps[] = {
-        {ECHO, "first", false},    {SILENT, "never", true}, {ECHO, "second", false},
-        {SLEEP, SLEEP_BODY, true}, {ECHO, "third", false},
+        {TAPP_ECHO, "first", false},    {TAPP_SILENT, "never", true}, {TAPP_ECHO, "second", false},
+        {TAPP_SLEEP, SLEEP_BODY, true}, {TAPP_ECHO, "third", false},
     };
     enum { N = sizeof(steps) / sizeof(steps[0]) };
     warns_arg_t wa = {c, th_log_count(c, "gate", TIMEOUT_WARN) + 2};
@@ -135,7 +134,7 @@ test_timeout(th_cluster_t *c)
         goto out;
     t0 = th_now_ms();
     TH_EQ_INT(send_steps(cl, steps, N), 0, "timeout: %d requests pipelined", N);
-    TH_EQ_INT(ffc_call(other, ECHO, "meanwhile", 9, &m, TIMEOUT_MS / 2), 0,
+    TH_EQ_INT(ffc_call(other, TAPP_ECHO, "meanwhile", 9, &m, TIMEOUT_MS / 2), 0,
               "timeout: another client is answered while they wait");
     ffc_msg_free(&m);
     for (i = 0; i < N && expect_reply(cl, i, &steps[i], "timeout"); i++)
@@ -146,7 +145,7 @@ test_timeout(th_cluster_t *c)
     TH_EQ_INT(ffc_recv(cl, &m, QUIET_MS), -ETIMEDOUT,
               "timeout: nothing more within %d ms (the sleep's late answer is dropped)", QUIET_MS);
     ffc_msg_free(&m);
-    TH_EQ_INT(ffc_call(cl, ECHO, "after", 5, &m, WAIT_MS), 0,
+    TH_EQ_INT(ffc_call(cl, TAPP_ECHO, "after", 5, &m, WAIT_MS), 0,
               "timeout: the connection still works");
     TH_EQ_MEM(m.body, m.len, "after", 5, "timeout: and its next reply is its own");
     ffc_msg_free(&m);
@@ -164,10 +163,10 @@ half_steps(step_t *steps, char (*bodies)[24])
 {
     for (int i = 0; i < NHALF; i++) {
         snprintf(bodies[i], sizeof(bodies[i]), "half-%d", i);
-        steps[i] = (step_t){ECHO, bodies[i], false};
+        steps[i] = (step_t){TAPP_ECHO, bodies[i], false};
     }
-    steps[1] = (step_t){SLEEP, "300", false};
-    steps[NHALF / 2] = (step_t){SILENT, "never", true};
+    steps[1] = (step_t){TAPP_SLEEP, "300", false};
+    steps[NHALF / 2] = (step_t){TAPP_SILENT, "never", true};
 }
 
 /* The sleep's reply is a whoami object: it is right when it carries cmd 8. */
@@ -178,10 +177,10 @@ expect_half(ffc_t *cl, int i, const step_t *s)
     bool ok;
     int rc;
 
-    if (s->cmd != SLEEP)
+    if (s->cmd != TAPP_SLEEP)
         return expect_reply(cl, i, s, "half-close");
     rc = ffc_recv(cl, &m, WAIT_MS);
-    ok = rc == 0 && m.cmd == SLEEP;
+    ok = rc == 0 && m.cmd == TAPP_SLEEP;
     if (!ok)
         th_diag("half-close: reply %d: %s, cmd %u", i, ffc_strerror(rc), m.cmd);
     ffc_msg_free(&m);

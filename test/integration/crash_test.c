@@ -11,6 +11,7 @@
 
 #include "alloc.h"
 #include "harness.h"
+#include "tapp/tapp_proto.h"
 
 /* requestTimeout (8 s) is above the slow request (5 s), so only a node's death can fail it. */
 static const char conf[] =
@@ -135,7 +136,7 @@ kill_with_request_in_flight(th_cluster_t *c, ffc_t *cl, const char *where, const
 
     if (!th_ok(pid > 0, "%s has a pid (%d)", victim, (int)pid))
         return -1;
-    rc = ffc_send(cl, 8, SLOW_BODY, strlen(SLOW_BODY));
+    rc = ffc_send(cl, TAPP_SLEEP, SLOW_BODY, strlen(SLOW_BODY));
     TH_EQ_INT(rc, 0, "slow request (cmd 8, %s ms) sent", SLOW_BODY);
     TH_EQ_INT(th_wait(figure_cb, &in, 3000), 0, "%s has the slow request in flight", where);
     TH_EQ_INT(kill(pid, SIGKILL), 0, "kill -9 %s (pid %d)", victim, (int)pid);
@@ -202,7 +203,7 @@ test_gate_crash(th_cluster_t *c, ffc_t *cl)
     wait_restarted(c, "gate", pid);
     if ((cl2 = th_connect(c)) == NULL)
         return;
-    rc = ffc_call(cl2, 1, "after gate restart", 18, &m, CALL_MS);
+    rc = ffc_call(cl2, TAPP_ECHO, "after gate restart", 18, &m, CALL_MS);
     TH_EQ_INT(rc, 0, "(b) echo answers on a new connection after gate's restart");
     if (rc == 0)
         TH_EQ_MEM(m.body, m.len, "after gate restart", 18, "(b) echo returns the body");

@@ -13,7 +13,9 @@
 
 #include "alloc.h"
 #include "dbenv.h"
+#include "diablo/diablo_proto.h"
 #include "harness.h"
+#include "login/login_proto.h"
 
 static const char config_fmt[] =
     "{\"master\":{\"rootport\":@ROOTPORT@,\"webport\":@WEBPORT@,\"log\":\"@DIR@/master.log\"},\n"
@@ -41,8 +43,6 @@ static const char config_fmt[] =
      * printf format: %% is one %). */
     " \"netconnect\":{\"magic\":\"N%%&0\",\"protoVersion\":9},\n"
     " \"cluster\":{\"requestTimeout\":5000}}\n";
-
-enum { LOGIN = 101, CREATE_ROLE = 102, ENTER_GAME = 103, ENTER = 104, GAIN = 105, INFO = 106 };
 
 /* Firefly's login packet: the 17-byte header, then the 42-byte body. */
 static const uint8_t login_header[FF_FRAME_HEADER] = {
@@ -139,7 +139,7 @@ login(ffc_t *cl, const char *user, const char *pass, long long *cid, const char 
     long long uid = -1;
 
     snprintf(body, sizeof(body), "{\"username\":\"%s\",\"password\":\"%s\"}", user, pass);
-    j = call(cl, LOGIN, body, what);
+    j = call(cl, LOGIN_CMD_LOGIN, body, what);
     if ((data = expect_true(j, what)) != NULL) {
         uid = int_of(data, "userId");
         *cid = int_of(data, "characterId");
@@ -229,7 +229,7 @@ test_first_login(ffc_t *cl)
     TH_EQ_INT(ffc_send_raw(cl, login_header, sizeof(login_header)), 0, "login packet: header sent");
     TH_EQ_INT(ffc_send_raw(cl, login_body, LOGIN_BODY_LEN), 0, "login packet: body sent");
     if (TH_EQ_INT(ffc_recv(cl, &m, WAIT_MS), 0, "login packet: a reply arrives") &&
-        TH_EQ_INT(m.cmd, LOGIN, "login packet: the reply carries command 101"))
+        TH_EQ_INT(m.cmd, LOGIN_CMD_LOGIN, "login packet: the reply carries command 101"))
         j = parse(&m);
     if ((data = expect_true(j, "login packet: chenee created")) != NULL) {
         uid = int_of(data, "userId");
@@ -250,12 +250,13 @@ test_login_again(ffc_t *cl, long long uid)
     TH_EQ_INT(login(cl, "chenee", "chenee", &cid, "second login"), uid,
               "second login: the same userId");
     TH_EQ_INT(cid, 0, "second login: still no character");
-    call_false(cl, LOGIN, "{\"username\":\"chenee\",\"password\":\"wrong\"}", "wrong password");
-    call_false(cl, LOGIN, "{\"username\":\"abc\",\"password\":\"abcd\"}",
+    call_false(cl, LOGIN_CMD_LOGIN, "{\"username\":\"chenee\",\"password\":\"wrong\"}",
+               "wrong password");
+    call_false(cl, LOGIN_CMD_LOGIN, "{\"username\":\"abc\",\"password\":\"abcd\"}",
                "a new name of 3 characters");
-    call_false(cl, LOGIN, "{\"username\":\"abcde\",\"password\":\"abc\"}",
+    call_false(cl, LOGIN_CMD_LOGIN, "{\"username\":\"abcde\",\"password\":\"abc\"}",
                "a new user with a password of 3 characters");
-    call_false(cl, LOGIN, "{\"username\":\"chenee\"}", "no password");
+    call_false(cl, LOGIN_CMD_LOGIN, "{\"username\":\"chenee\"}", "no password");
 }
 
 /* RACERS connections send the first login of one new name at once: one user, one userId. */
@@ -270,7 +271,8 @@ test_login_race(th_cluster_t *c, dbenv_t *db)
         cl[i] = th_connect(c);
     for (int i = 0; i < RACERS; i++)
         if (cl[i] != NULL)
-            TH_EQ_INT(ffc_send(cl[i], LOGIN, body, strlen(body)), 0, "race: login %d sent", i);
+            TH_EQ_INT(ffc_send(cl[i], LOGIN_CMD_LOGIN, body, strlen(body)), 0,
+                      "race: login %d sent", i);
     for (int i = 0; i < RACERS; i++) {
         ffc_msg_t m = {0};
         json_t *j = NULL, *data;
@@ -309,7 +311,7 @@ test_mixed_logins(th_cluster_t *c)
                  : i == 3 ? "fast1"
                           : "secret");
         if (cl[i] != NULL)
-            ffc_send(cl[i], LOGIN, body, strlen(body));
+            ffc_send(cl[i], LOGIN_CMD_LOGIN, body, strlen(body));
     }
     for (int i = 0; i < MIXED; i++) {
         ffc_msg_t m = {0};
@@ -339,17 +341,17 @@ test_create_role(ffc_t *cl, long long uid)
 
     snprintf(body, sizeof(body), "{\"userId\":%lld,\"rolename\":\"hero\",\"profession\":1}",
              uid + 1000);
-    call_false(cl, CREATE_ROLE, body, "102 for a user not logged in here");
+    call_false(cl, LOGIN_CMD_CREATE_ROLE, body, "102 for a user not logged in here");
     snprintf(body, sizeof(body), "{\"userId\":%lld,\"rolename\":\"\",\"profession\":1}", uid);
-    call_false(cl, CREATE_ROLE, body, "102 with an empty name");
+    call_false(cl, LOGIN_CMD_CREATE_ROLE, body, "102 with an empty name");
     snprintf(body, sizeof(body), "{\"userId\":%lld,\"rolename\":\"hero\",\"profession\":1}", uid);
-    j = call(cl, CREATE_ROLE, body, "102 creates hero");
+    j = call(cl, LOGIN_CMD_CREATE_ROLE, body, "102 creates hero");
     if ((data = expect_true(j, "102 creates hero")) != NULL)
         cid = int_of(data, "characterId");
     json_decref(j);
     th_ok(cid > 0, "102: characterId %lld > 0", cid);
     snprintf(body, sizeof(body), "{\"userId\":%lld,\"rolename\":\"other\",\"profession\":2}", uid);
-    call_false(cl, CREATE_ROLE, body, "a second character");
+    call_false(cl, LOGIN_CMD_CREATE_ROLE, body, "a second character");
     TH_EQ_INT(login(cl, "chenee", "chenee", &found, "login with a character"), uid,
               "login with a character: the same userId");
     TH_EQ_INT(found, cid, "login with a character: hasRole and its characterId");
@@ -366,9 +368,9 @@ test_enter_game(ffc_t *cl, long long uid, long long cid)
     const char *n;
 
     snprintf(body, sizeof(body), "{\"userId\":%lld,\"characterId\":%lld}", uid, cid + 1000);
-    call_false(cl, ENTER_GAME, body, "103 for a character that does not exist");
+    call_false(cl, LOGIN_CMD_ENTER_GAME, body, "103 for a character that does not exist");
     snprintf(body, sizeof(body), "{\"userId\":%lld,\"characterId\":%lld}", uid, cid);
-    j = call(cl, ENTER_GAME, body, "103 enters the game");
+    j = call(cl, LOGIN_CMD_ENTER_GAME, body, "103 enters the game");
     if ((data = expect_true(j, "103 enters the game")) == NULL) {
         json_decref(j);
         return NULL;
@@ -394,7 +396,7 @@ test_enter_game(ffc_t *cl, long long uid, long long cid)
 static void
 gain(ffc_t *cl, const char *body, long long exp, long long coin, const char *what)
 {
-    json_t *j = call(cl, GAIN, body, what), *data;
+    json_t *j = call(cl, DIABLO_CMD_GAIN, body, what), *data;
 
     if ((data = expect_true(j, what)) != NULL) {
         TH_EQ_INT(int_of(data, "exp"), exp, "%s: exp", what);
@@ -408,7 +410,7 @@ gain(ffc_t *cl, const char *body, long long exp, long long coin, const char *wha
 static void
 info(ffc_t *cl, const char *node, long long exp, long long coin, const char *what)
 {
-    json_t *j = call(cl, INFO, "{}", what), *data;
+    json_t *j = call(cl, DIABLO_CMD_INFO, "{}", what), *data;
 
     if ((data = expect_true(j, what)) != NULL) {
         TH_EQ_STR(json_string_value(json_object_get(data, "node")), node, "%s: node", what);
@@ -426,7 +428,7 @@ enter(ffc_t *cl, long long cid, const char *node, long long exp, long long coin,
     json_t *j, *data;
 
     snprintf(body, sizeof(body), "{\"characterId\":%lld}", cid);
-    j = call(cl, ENTER, body, what);
+    j = call(cl, DIABLO_CMD_ENTER, body, what);
     if ((data = expect_true(j, what)) != NULL) {
         TH_EQ_STR(json_string_value(json_object_get(data, "node")), node, "%s: node", what);
         TH_EQ_INT(int_of(data, "cid"), cid, "%s: cid", what);
@@ -440,13 +442,13 @@ enter(ffc_t *cl, long long cid, const char *node, long long exp, long long coin,
 static void
 test_play(ffc_t *cl, long long cid, const char *node)
 {
-    call_false(cl, INFO, "{}", "106 before 104");
-    call_false(cl, GAIN, "{\"exp\":1}", "105 before 104");
+    call_false(cl, DIABLO_CMD_INFO, "{}", "106 before 104");
+    call_false(cl, DIABLO_CMD_GAIN, "{\"exp\":1}", "105 before 104");
     if (!enter(cl, cid, node, 0, 0, "104 enters"))
         return;
     gain(cl, "{\"exp\":1500,\"coin\":30}", 1500, 30, "105 gains 1500 exp, 30 coin");
     gain(cl, "{\"exp\":700,\"coin\":12}", 2200, 42, "105 gains 700 exp, 12 coin");
-    call_false(cl, GAIN, "{\"exp\":-5}", "105 with negative exp");
+    call_false(cl, DIABLO_CMD_GAIN, "{\"exp\":-5}", "105 with negative exp");
     /* An unbound session would alternate between game1 and game2; every answer is node's. */
     for (int i = 0; i < 4; i++)
         info(cl, node, 2200, 42, "106 on the bound node");
@@ -465,7 +467,8 @@ test_second_player(th_cluster_t *c, long long uid, long long cid)
     TH_EQ_INT(login(cl, "chenee", "chenee", &found, "second connection logs in"), uid,
               "second connection: the same userId");
     snprintf(body, sizeof(body), "{\"userId\":%lld,\"characterId\":%lld}", uid, cid);
-    call_false(cl, ENTER_GAME, body, "second connection: 103 while the character is played");
+    call_false(cl, LOGIN_CMD_ENTER_GAME, body,
+               "second connection: 103 while the character is played");
     ffc_close(cl);
 }
 
@@ -506,7 +509,7 @@ test_comeback(th_cluster_t *c, long long uid, long long cid)
               "comeback: the same userId");
     TH_EQ_INT(found, cid, "comeback: the same character");
     snprintf(body, sizeof(body), "{\"userId\":%lld,\"characterId\":%lld}", uid, cid);
-    j = call(cl, ENTER_GAME, body, "comeback: 103");
+    j = call(cl, LOGIN_CMD_ENTER_GAME, body, "comeback: 103");
     if ((data = expect_true(j, "comeback: 103")) != NULL) {
         TH_EQ_INT(int_of(data, "exp"), 2200, "comeback: 103 shows the saved exp");
         node = json_string_value(json_object_get(data, "node"));

@@ -11,6 +11,7 @@
 
 #include "alloc.h"
 #include "harness.h"
+#include "tapp/tapp_proto.h"
 
 static const char config[] =
     "{\"master\":{\"rootport\":@ROOTPORT@,\"webport\":@WEBPORT@,\"log\":\"@DIR@/master.log\"},"
@@ -62,15 +63,16 @@ test_echo(th_cluster_t *c)
 
     if (cl == NULL)
         return;
-    TH_EQ_INT(ffc_call(cl, 1, "hello", 5, &m, WAIT_MS), 0, "echo: a reply arrives");
-    TH_EQ_INT(m.cmd, 1, "echo: reply command 1");
+    TH_EQ_INT(ffc_call(cl, TAPP_ECHO, "hello", 5, &m, WAIT_MS), 0, "echo: a reply arrives");
+    TH_EQ_INT(m.cmd, TAPP_ECHO, "echo: reply command 1");
     TH_EQ_MEM(m.body, m.len, "hello", 5, "echo: reply body");
     ffc_msg_free(&m);
 
     big = ff_malloc(BIG);
     for (i = 0; i < BIG; i++)
         big[i] = (char)(i * 7 + i / 251);
-    TH_EQ_INT(ffc_call(cl, 1, big, BIG, &m, WAIT_MS), 0, "echo: a %d-byte body comes back", BIG);
+    TH_EQ_INT(ffc_call(cl, TAPP_ECHO, big, BIG, &m, WAIT_MS), 0, "echo: a %d-byte body comes back",
+              BIG);
     TH_EQ_MEM(m.body, m.len, big, BIG, "echo: the %d-byte body is unchanged", BIG);
     ffc_msg_free(&m);
     ff_free(big);
@@ -129,9 +131,9 @@ test_pipeline(th_cluster_t *c)
     for (i = 0; i < NPIPE && rc == 0; i++) {
         if (i % 2 == 0) {
             snprintf(body, sizeof(body), "req-%d", i);
-            rc = ffc_send(cl, 1, body, strlen(body));
+            rc = ffc_send(cl, TAPP_ECHO, body, strlen(body));
         } else {
-            rc = ffc_send(cl, 7, NULL, 0);
+            rc = ffc_send(cl, TAPP_WHOAMI, NULL, 0);
         }
         sent += rc == 0;
     }

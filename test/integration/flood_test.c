@@ -18,6 +18,7 @@
 
 #include "alloc.h"
 #include "harness.h"
+#include "tapp/tapp_proto.h"
 
 #define CONF_HEAD                                                                                  \
     "{\"master\":{\"rootport\":@ROOTPORT@,\"webport\":@WEBPORT@,\"log\":\"@DIR@/master.log\"},"    \
@@ -142,7 +143,7 @@ static bool
 echo(ffc_t *cl, const char *body)
 {
     ffc_msg_t m = {0};
-    int rc = ffc_call(cl, 1, body, strlen(body), &m, WAIT_MS);
+    int rc = ffc_call(cl, TAPP_ECHO, body, strlen(body), &m, WAIT_MS);
     bool ok = rc == 0 && m.len == strlen(body) && memcmp(m.body, body, m.len) == 0;
 
     if (!ok)

@@ -19,7 +19,9 @@
 #include <sys/types.h>
 
 #include "alloc.h"
+#include "chat/chat_proto.h"
 #include "harness.h"
+#include "tapp/tapp_proto.h"
 
 static const char config[] =
     "{\"master\":{\"rootport\":@ROOTPORT@,\"webport\":@WEBPORT@,\"log\":\"@DIR@/master.log\"},"
@@ -55,9 +57,6 @@ static const char config[] =
 #define NAFTER 20 /* requests after the death, all for game2 */
 #define MAX_TRIES 40
 #define DEAD "the link is dead"
-
-enum { ECHO = 1, WHOAMI = 7, SLOW = 8, BIND = 10 };
-enum { JOIN = 2001, SAY = 2002, EVENT = 2100 };
 
 /* ---- freezing ---------------------------------------------------------------------- */
 
@@ -251,7 +250,7 @@ connect_bound_to(th_cluster_t *c, const char *want)
     for (int i = 0; i < MAX_TRIES; i++) {
         if ((cl = th_connect(c)) == NULL)
             return NULL;
-        if (answered_by(cl, BIND, want))
+        if (answered_by(cl, TAPP_BIND, want))
             return cl;
         ffc_close(cl);
     }
@@ -263,8 +262,8 @@ static bool
 echo_ok(ffc_t *cl, const char *body)
 {
     ffc_msg_t m = {0};
-    bool ok = ffc_call(cl, ECHO, body, strlen(body), &m, CALL_MS) == 0 && m.len == strlen(body) &&
-              memcmp(m.body, body, m.len) == 0;
+    bool ok = ffc_call(cl, TAPP_ECHO, body, strlen(body), &m, CALL_MS) == 0 &&
+              m.len == strlen(body) && memcmp(m.body, body, m.len) == 0;
 
     if (!ok)
         th_diag("echo \"%s\" answered %s", body, m.body ? (const char *)m.body : "nothing");
@@ -281,7 +280,8 @@ send_pipeline(ffc_t *cl, int n)
 
     for (i = 0; i < n && rc == 0; i++) {
         snprintf(body, sizeof(body), "p-%d", i);
-        rc = i % 2 == 0 ? ffc_send(cl, ECHO, body, strlen(body)) : ffc_send(cl, WHOAMI, NULL, 0);
+        rc = i % 2 == 0 ? ffc_send(cl, TAPP_ECHO, body, strlen(body))
+                        : ffc_send(cl, TAPP_WHOAMI, NULL, 0);
     }
     return rc == 0 ? i : i - 1;
 }
@@ -302,10 +302,10 @@ answer_ok(int i, const ffc_msg_t *m, const char *frozen_name)
 
     if (i % 2 == 0) {
         snprintf(want, sizeof(want), "p-%d", i);
-        return m->cmd == ECHO && m->len == strlen(want) && memcmp(m->body, want, m->len) == 0;
+        return m->cmd == TAPP_ECHO && m->len == strlen(want) && memcmp(m->body, want, m->len) == 0;
     }
     node = reply_node(m);
-    ok = m->cmd == WHOAMI && node != NULL && strcmp(node, frozen_name) != 0;
+    ok = m->cmd == TAPP_WHOAMI && node != NULL && strcmp(node, frozen_name) != 0;
     ff_free(node);
     return ok;
 }
@@ -340,7 +340,7 @@ send_slow(ffc_t *cl)
     int i, rc = 0;
 
     for (i = 0; i < NSLOW && rc == 0; i++)
-        rc = ffc_send(cl, SLOW, SLOW_BODY, strlen(SLOW_BODY));
+        rc = ffc_send(cl, TAPP_SLEEP, SLOW_BODY, strlen(SLOW_BODY));
     TH_EQ_INT(rc, 0, "%d slow requests (cmd 8, %s ms) sent", NSLOW, SLOW_BODY);
 }
 
@@ -356,10 +356,10 @@ served_by_game2(th_cluster_t *c, ffc_t *cl)
 
     TH_EQ_INT(th_wait(peer_cb, &gone, WAIT_MS), 0, "(a) gate no longer lists game1 as a peer");
     for (i = 0; i < NAFTER; i++)
-        n2 += answered_by(cl, WHOAMI, "game2");
+        n2 += answered_by(cl, TAPP_WHOAMI, "game2");
     TH_EQ_INT(n2, NAFTER, "(a) %d whoami on the unbound connection all answered by game2", NAFTER);
     cl2 = th_connect(c);
-    th_ok(cl2 != NULL && answered_by(cl2, BIND, "game2"), "(a) a new session binds to game2");
+    th_ok(cl2 != NULL && answered_by(cl2, TAPP_BIND, "game2"), "(a) a new session binds to game2");
     ffc_close(cl2);
 }
 
@@ -389,7 +389,7 @@ game1_back(th_cluster_t *c, ffc_t *cl, pid_t pid, long long handled)
     TH_EQ_INT(game1_handled(c), handled,
               "(a) game1 ran none of the requests that waited in its socket while stopped");
     for (i = 0; i < MAX_TRIES && !seen; i++)
-        seen = answered_by(cl, WHOAMI, "game1");
+        seen = answered_by(cl, TAPP_WHOAMI, "game1");
     th_ok(seen, "(a) a whoami is answered by game1 again (after %d tries)", i);
     TH_EQ_INT(th_node_pid(c, "game1"), pid, "(a) game1 kept its PID: master did not restart it");
 }
@@ -437,7 +437,7 @@ refused_at_once(ffc_t *cl)
 {
     long long t0 = th_now_ms();
     ffc_msg_t m = {0};
-    int rc = ffc_call(cl, ECHO, "x", 1, &m, CALL_MS);
+    int rc = ffc_call(cl, TAPP_ECHO, "x", 1, &m, CALL_MS);
 
     TH_EQ_INT(rc, 0, "(b) a request while gate is frozen is answered");
     TH_EQ_INT(th_error_code(m.body, m.len), 503, "(b) ... with 503 (%s)",
@@ -520,7 +520,7 @@ expect_push(ffc_t *cl, const char *who, const char *text)
     ffc_msg_t m = {0};
     json_t *j;
 
-    if (!TH_EQ_INT(ffc_next_push(cl, EVENT, &m, CALL_MS), 0, "(c) %s gets a push \"%s\"", who,
+    if (!TH_EQ_INT(ffc_next_push(cl, CHAT_EVENT, &m, CALL_MS), 0, "(c) %s gets a push \"%s\"", who,
                    text))
         return;
     j = json_loadb((const char *)m.body, m.len, 0, NULL);
@@ -548,8 +548,8 @@ ghost(th_cluster_t *c, ffc_t *a, ffc_t *b)
     long long conns;
     ffc_t *cc;
 
-    chat_ok(a, JOIN, "{\"name\":\"alice\"}", "A joins as alice");
-    chat_ok(b, JOIN, "{\"name\":\"bob\"}", "B joins as bob");
+    chat_ok(a, CHAT_JOIN, "{\"name\":\"alice\"}", "A joins as alice");
+    chat_ok(b, CHAT_JOIN, "{\"name\":\"bob\"}", "B joins as bob");
     expect_push(a, "A", "bob joined");
     conns = figure(c, "net", "connections");
     if (!th_ok(pid > 0 && conns >= 2, "(c) chat has a PID (%d), net %lld connections", (int)pid,
@@ -559,10 +559,10 @@ ghost(th_cluster_t *c, ffc_t *a, ffc_t *b)
     ghost_leaves(c, a, conns);
     thaw();
     expect_push(b, "B (after chat's relink)", "alice left");
-    chat_ok(b, SAY, "{\"text\":\"still here\"}", "B says something after the relink");
+    chat_ok(b, CHAT_SAY, "{\"text\":\"still here\"}", "B says something after the relink");
     if ((cc = th_connect(c)) == NULL)
         return;
-    chat_ok(cc, JOIN, "{\"name\":\"alice\"}", "C joins as alice (the ghost's name is free)");
+    chat_ok(cc, CHAT_JOIN, "{\"name\":\"alice\"}", "C joins as alice (the ghost's name is free)");
     expect_push(b, "B", "alice joined");
     ffc_close(cc);
 }

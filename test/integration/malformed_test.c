@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include "harness.h"
+#include "tapp/tapp_proto.h"
 
 static const char config[] =
     "{\"master\":{\"rootport\":@ROOTPORT@,\"webport\":@WEBPORT@,\"log\":\"@DIR@/master.log\"},"
@@ -82,7 +83,7 @@ echo_ok(ffc_t *cl, const char *who, const char *round)
     int rc;
 
     snprintf(body, sizeof(body), "%s / %s", who, round);
-    rc = ffc_call(cl, 1, body, strlen(body), &m, WAIT_MS);
+    rc = ffc_call(cl, TAPP_ECHO, body, strlen(body), &m, WAIT_MS);
     TH_EQ_INT(rc, 0, "%s: %s gets an echo reply", round, who);
     TH_EQ_MEM(m.body, m.len, body, strlen(body), "%s: %s: echo body", round, who);
     ffc_msg_free(&m);

@@ -90,7 +90,7 @@ set_qty(fix_t *f, int qty, const char *what)
     json_t *j;
 
     snprintf(body, sizeof(body), "{\"pk\":%lld,\"row\":{\"qty\":%d}}", f->id, qty);
-    j = sc_call_ok(f->cl, SC_UPD, body, what);
+    j = sc_call_ok(f->cl, TSTORE_UPD, body, what);
     json_decref(j);
     return j != NULL ? 0 : -1;
 }
@@ -122,7 +122,7 @@ watch(fix_t *f, int want, const char *what)
               "%s memcached never held an older row than qty %d (%d reads; first stale: %d)", what,
               want, reads, first_stale);
     snprintf(body, sizeof(body), "{\"pk\":%lld}", f->id);
-    j = sc_call_ok(f->cl, SC_GET, body, "get the row through game1");
+    j = sc_call_ok(f->cl, TSTORE_GET, body, "get the row through game1");
     TH_EQ_INT(json_integer_value(json_object_get(j, "qty")), want, "%s game1 reads qty %d", what,
               want);
     json_decref(j);

@@ -69,7 +69,7 @@ run(th_cluster_t *c, ffc_t *cl)
         check_key(mc, ids[i], kind);
     }
     sc_mc_close(mc);
-    j = sc_call_ok(cl, SC_GET, "{\"pk\":1}", "get row 1 through game1");
+    j = sc_call_ok(cl, TSTORE_GET, "{\"pk\":1}", "get row 1 through game1");
     TH_EQ_INT(json_integer_value(json_object_get(j, "id")), 1, "game1 reads row 1 as row 1");
     TH_EQ_STR(json_string_value(json_object_get(j, "kind")), "k1", "... with kind k1");
     json_decref(j);

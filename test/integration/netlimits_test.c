@@ -16,6 +16,7 @@
 
 #include "alloc.h"
 #include "harness.h"
+#include "tapp/tapp_proto.h"
 
 static const char config[] =
     "{\"master\":{\"rootport\":@ROOTPORT@,\"webport\":@WEBPORT@,\"log\":\"@DIR@/master.log\"},"
@@ -26,8 +27,6 @@ static const char config[] =
     "  \"game1\":{\"app\":\"@REPO@/build/test/apps/libtapp.so\",\"log\":\"@DIR@/game1.log\","
     "   \"remoteport\":[{\"rootname\":\"gate\",\"rootport\":@GATEPORT@}]}},"
     " \"cluster\":{\"requestTimeout\":5000,\"idleTimeout\":1,\"maxOutputBuffer\":1048576}}";
-
-enum { ECHO = 1 };
 
 #define WAIT_MS 8000
 #define IDLE_MS 1000
@@ -71,7 +70,7 @@ static bool
 echo_ok(ffc_t *cl, const char *body)
 {
     ffc_msg_t m = {0};
-    bool ok = ffc_call(cl, ECHO, body, strlen(body), &m, WAIT_MS) == 0 && m.cmd == ECHO &&
+    bool ok = ffc_call(cl, TAPP_ECHO, body, strlen(body), &m, WAIT_MS) == 0 && m.cmd == TAPP_ECHO &&
               m.len == strlen(body) && memcmp(m.body, body, m.len) == 0;
 
     ffc_msg_free(&m);
@@ -126,7 +125,7 @@ flood(ffc_t *cl, int *rc)
 
     memset(body, 'x', BODY);
     *rc = 0;
-    while (n < MAX_FLOOD && (*rc = ffc_send(cl, ECHO, body, BODY)) == 0)
+    while (n < MAX_FLOOD && (*rc = ffc_send(cl, TAPP_ECHO, body, BODY)) == 0)
         n++;
     ff_free(body);
     return n;

@@ -138,7 +138,7 @@ get_is_cb(void *arg)
     get_wait_t *w = arg;
     ffc_msg_t m = {0};
 
-    if (ffc_call(w->cl, SC_GET, w->body, strlen(w->body), &m, 5000) == 0)
+    if (ffc_call(w->cl, TSTORE_GET, w->body, strlen(w->body), &m, 5000) == 0)
         w->last = th_error_code(m.body, m.len);
     ffc_msg_free(&m);
     return w->last == w->want;
@@ -156,7 +156,7 @@ check_reads(ffc_t *cl, long long bad_new, long long bad_upd)
     th_wait(get_is_cb, &w, 5000);
     TH_EQ_INT(w.last, 404, "the refused new row %lld reads as absent (404)", bad_new);
     snprintf(body, sizeof(body), "{\"t\":\"tb_mood\",\"pk\":%lld}", bad_upd);
-    j = sc_call_ok(cl, SC_GET, body, "get the row whose update was refused");
+    j = sc_call_ok(cl, TSTORE_GET, body, "get the row whose update was refused");
     TH_EQ_STR(json_string_value(json_object_get(j, "mood")), "calm",
               "... reads with the mood MariaDB has (calm)");
     json_decref(j);
@@ -180,7 +180,7 @@ run(th_cluster_t *c, dbenv_t *db, ffc_t *cl)
                      "new tb_mood row with mood angry (not in the ENUM)");
     snprintf(body, sizeof(body), "{\"t\":\"tb_mood\",\"pk\":%lld,\"row\":{\"mood\":\"angry\"}}",
              bad_upd);
-    json_decref(sc_call_ok(cl, SC_UPD, body, "update of a good tb_mood row to mood angry"));
+    json_decref(sc_call_ok(cl, TSTORE_UPD, body, "update of a good tb_mood row to mood angry"));
     write_good(cl, NGOOD / 2, NGOOD / 2, NULL);
     f.want = NGOOD;
     if (!TH_EQ_INT(th_wait(flushed_cb, &f, FLUSH_MS), 0,

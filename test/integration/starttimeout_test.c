@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "tapp/tapp_proto.h"
 
 static const char config[] =
     "{\"master\":{\"rootport\":@ROOTPORT@,\"webport\":@WEBPORT@,\"log\":\"@DIR@/master.log\"},"
@@ -50,7 +51,8 @@ main(void)
     json_decref(st);
     cl = th_connect(c);
     if (cl != NULL) {
-        TH_EQ_INT(ffc_call(cl, 1, "still", 5, &m, 5000), 0, "the rest of the cluster serves");
+        TH_EQ_INT(ffc_call(cl, TAPP_ECHO, "still", 5, &m, 5000), 0,
+                  "the rest of the cluster serves");
         ffc_msg_free(&m);
         ffc_close(cl);
     }

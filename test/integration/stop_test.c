@@ -12,6 +12,7 @@
 
 #include "alloc.h"
 #include "harness.h"
+#include "tapp/tapp_proto.h"
 
 static const char conf[] =
     "{\"master\":{\"rootport\":@ROOTPORT@,\"webport\":@WEBPORT@,\"log\":\"@DIR@/master.log\"},\n"
@@ -134,10 +135,10 @@ send_requests(ffc_t *cl, int i)
     for (j = 0; j < NREQS && rc == 0; j++) {
         if (j % 2 == 1) {
             snprintf(body, sizeof(body), "%d", SLOW_MS);
-            rc = ffc_send(cl, 8, body, strlen(body));
+            rc = ffc_send(cl, TAPP_SLEEP, body, strlen(body));
         } else {
             snprintf(body, sizeof(body), "fast-%d-%d", i, j);
-            rc = ffc_send(cl, 1, body, strlen(body));
+            rc = ffc_send(cl, TAPP_ECHO, body, strlen(body));
         }
     }
     return rc;

@@ -54,7 +54,7 @@ sc_call_ok(ffc_t *cl, uint32_t cmd, const char *body, const char *what)
 long long
 sc_new(ffc_t *cl, const char *body, const char *what)
 {
-    json_t *j = sc_call_ok(cl, SC_NEW, body, what);
+    json_t *j = sc_call_ok(cl, TSTORE_NEW, body, what);
     json_t *id = json_object_get(j, "id");
     long long n = json_is_integer(id) ? (long long)json_integer_value(id) : -1;
 

@@ -20,9 +20,9 @@
 
 #include "dbenv.h"
 #include "harness.h"
+#include "tstore/tstore_proto.h"
 
 /* tstore's command ids. */
-enum { SC_NEW = 201, SC_UPD = 202, SC_DEL = 203, SC_GET = 204, SC_GETBY = 205 };
 
 /* Sends cmd with body and waits up to 5 s for the reply. Returns its parsed body (an error
  * reply too), or NULL after a `not ok` line (no reply, or not JSON). *code (may be NULL)

@@ -237,7 +237,7 @@ static void
 sl__reply(sl_t *l, sl_client_t *c, const ffc_msg_t *m)
 {
     int code = th_error_code(m->body, m->len);
-    int *out = m->cmd == SL_NEW ? &c->out_writes : m->cmd == SL_GET ? &c->out_reads : NULL;
+    int *out = m->cmd == TSTORE_NEW ? &c->out_writes : m->cmd == TSTORE_GET ? &c->out_reads : NULL;
     json_t *doc;
 
     if (out == NULL || *out == 0) {
@@ -248,7 +248,7 @@ sl__reply(sl_t *l, sl_client_t *c, const ffc_msg_t *m)
     }
     (*out)--;
     if (code != 0) {
-        if (m->cmd == SL_NEW)
+        if (m->cmd == TSTORE_NEW)
             l->st.write_errors++;
         else
             l->st.read_errors++;
@@ -265,7 +265,7 @@ sl__reply(sl_t *l, sl_client_t *c, const ffc_msg_t *m)
     }
     c->cautious = false;
     doc = json_loadb((const char *)m->body, m->len, 0, NULL);
-    if (m->cmd == SL_NEW)
+    if (m->cmd == TSTORE_NEW)
         sl__ack(l, c, doc, m);
     else
         sl__read_answer(l, c, doc, m);
@@ -299,7 +299,7 @@ sl__send_write(sl_t *l, sl_client_t *c)
     }
     len = snprintf(body, sizeof(body), "{\"row\":{\"owner\":%d,\"kind\":\"%s%d-%ld\"}}", c->k,
                    l->prefix, c->k, c->next_n);
-    if ((rc = ffc_send(c->cl, SL_NEW, body, (size_t)len)) < 0)
+    if ((rc = ffc_send(c->cl, TSTORE_NEW, body, (size_t)len)) < 0)
         return rc;
     c->state[c->next_n++] = SL_SENT;
     c->out_writes++;
@@ -313,7 +313,7 @@ sl__send_read(sl_t *l, sl_client_t *c)
     const sl_row_t *r = &l->rows[sl__rand(l) % l->nrows];
     char body[64];
     int len = snprintf(body, sizeof(body), "{\"pk\":%" PRId64 "}", r->id);
-    int rc = ffc_send(c->cl, SL_GET, body, (size_t)len);
+    int rc = ffc_send(c->cl, TSTORE_GET, body, (size_t)len);
 
     if (rc == 0) {
         c->out_reads++;
@@ -539,7 +539,7 @@ sl_update(sl_t *l, size_t i, int qty, int timeout_ms)
     if (i >= l->nrows)
         return -EINVAL;
     snprintf(body, sizeof(body), "{\"pk\":%" PRId64 ",\"row\":{\"qty\":%d}}", l->rows[i].id, qty);
-    if ((rc = sl__call(l, SL_UPD, body, &doc, timeout_ms)) == 0)
+    if ((rc = sl__call(l, TSTORE_UPD, body, &doc, timeout_ms)) == 0)
         l->rows[i].qty = qty;
     json_decref(doc);
     return rc;
@@ -555,7 +555,7 @@ sl_get(sl_t *l, size_t i, int *qty, int timeout_ms)
     if (i >= l->nrows)
         return -EINVAL;
     snprintf(body, sizeof(body), "{\"pk\":%" PRId64 "}", l->rows[i].id);
-    if ((rc = sl__call(l, SL_GET, body, &doc, timeout_ms)) != 0)
+    if ((rc = sl__call(l, TSTORE_GET, body, &doc, timeout_ms)) != 0)
         return rc;
     q = json_object_get(doc, "qty");
     *qty = q == NULL ? 1 : (int)json_integer_value(q);

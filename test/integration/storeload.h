@@ -32,9 +32,9 @@
 
 #include "dbenv.h"
 #include "harness.h"
+#include "tstore/tstore_proto.h"
 
 /* tstore's command ids. */
-enum { SL_NEW = 201, SL_UPD = 202, SL_DEL = 203, SL_GET = 204, SL_GETBY = 205 };
 
 /* One acknowledged write. */
 typedef struct {

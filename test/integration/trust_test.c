@@ -25,6 +25,7 @@
 #include "bus.h"
 #include "dbenv.h"
 #include "harness.h"
+#include "tapp/tapp_proto.h"
 
 #define SECRET "trust-test-secret-0123456789-abcdefghij"
 #define WRONG "wrong-secret-0123456789-abcdefghijklmnop"
@@ -448,7 +449,8 @@ test_roles(th_cluster_t *c, ffc_t *cl)
     close(fd);
     expect_log(c, "gate", "before HELLO", 1, "spoofed PUSH");
     /* Had gate forwarded it, it would come before this reply on the same path. */
-    TH_EQ_INT(ffc_call(cl, 1, "after", 5, &m, 5000), 0, "spoofed PUSH: the client still works");
+    TH_EQ_INT(ffc_call(cl, TAPP_ECHO, "after", 5, &m, 5000), 0,
+              "spoofed PUSH: the client still works");
     ffc_msg_free(&m);
     TH_EQ_INT(ffc_pending(cl), 0, "spoofed PUSH: nothing else reached the client");
     /* The control link: game1's pid is public, its token is not. */
@@ -500,7 +502,8 @@ test_push_from_net(th_cluster_t *c, ffc_t *cl)
     }
     kill(net, SIGCONT);
     TH_EQ_INT(th_cluster_wait_ready(c, 10000), 0, "push from a net: the real net is back");
-    TH_EQ_INT(ffc_call(cl, 1, "back", 4, &m, 5000), 0, "push from a net: its client is served");
+    TH_EQ_INT(ffc_call(cl, TAPP_ECHO, "back", 4, &m, 5000), 0,
+              "push from a net: its client is served");
     ffc_msg_free(&m);
     TH_EQ_INT(ffc_pending(cl), 0, "push from a net: nothing else reached the client");
 }
@@ -569,7 +572,7 @@ run_generated(void)
           "generated secret: master says so");
     cl = th_connect(c);
     if (cl != NULL) {
-        TH_EQ_INT(ffc_call(cl, 1, "hi", 2, &m, 5000), 0, "generated secret: echo answers");
+        TH_EQ_INT(ffc_call(cl, TAPP_ECHO, "hi", 2, &m, 5000), 0, "generated secret: echo answers");
         ffc_msg_free(&m);
         ffc_close(cl);
     }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "tapp/tapp_proto.h"
 
 static const char config[] =
     "{\"master\":{\"rootport\":@ROOTPORT@,\"webport\":@WEBPORT@,\"log\":\"@DIR@/master.log\"},"
@@ -125,7 +126,7 @@ test_login_ffc(th_cluster_t *c)
     login_packet(pkt);
     TH_EQ_INT(ffc_send_raw(cl, pkt, sizeof(pkt)), 0, "login: raw packet sent");
     TH_EQ_INT(ffc_recv(cl, &m, WAIT_MS), 0, "login: a reply arrives");
-    TH_EQ_INT(m.cmd, 101, "login: the reply carries command 101");
+    TH_EQ_INT(m.cmd, TAPP_LOGIN_ECHO, "login: the reply carries command 101");
     TH_EQ_MEM(m.body, m.len, login_body, LOGIN_BODY_LEN, "login: the body comes back unchanged");
     ffc_msg_free(&m);
     TH_EQ_INT(ffc_pending(cl), 0, "login: nothing else queued");
@@ -177,7 +178,7 @@ test_framing(th_cluster_t *c)
     TH_EQ_INT(ffc_send_raw(cl, login_body + 10, LOGIN_BODY_LEN - 10), 0,
               "split: rest of the body sent");
     TH_EQ_INT(ffc_recv(cl, &m, WAIT_MS), 0, "split: the reply arrives");
-    TH_EQ_INT(m.cmd, 101, "split: reply command 101");
+    TH_EQ_INT(m.cmd, TAPP_LOGIN_ECHO, "split: reply command 101");
     TH_EQ_MEM(m.body, m.len, login_body, LOGIN_BODY_LEN, "split: reply body is the login's");
     ffc_msg_free(&m);
 
@@ -186,14 +187,14 @@ test_framing(th_cluster_t *c)
     TH_EQ_INT(ffc_send_raw(cl, two, sizeof(two)), 0, "two frames in one write sent");
     for (i = 0; i < 2; i++) {
         TH_EQ_INT(ffc_recv(cl, &m, WAIT_MS), 0, "two frames: reply %d arrives", i + 1);
-        TH_EQ_INT(m.cmd, 101, "two frames: reply %d has command 101", i + 1);
+        TH_EQ_INT(m.cmd, TAPP_LOGIN_ECHO, "two frames: reply %d has command 101", i + 1);
         TH_EQ_MEM(m.body, m.len, login_body, LOGIN_BODY_LEN, "two frames: reply %d body", i + 1);
         ffc_msg_free(&m);
     }
 
-    TH_EQ_INT(ffc_send(cl, 1, NULL, 0), 0, "empty body: echo request sent");
+    TH_EQ_INT(ffc_send(cl, TAPP_ECHO, NULL, 0), 0, "empty body: echo request sent");
     TH_EQ_INT(ffc_recv(cl, &m, WAIT_MS), 0, "empty body: the reply arrives");
-    TH_EQ_INT(m.cmd, 1, "empty body: reply command 1");
+    TH_EQ_INT(m.cmd, TAPP_ECHO, "empty body: reply command 1");
     TH_EQ_INT(m.len, 0, "empty body: reply body is empty");
     ffc_msg_free(&m);
     ffc_close(cl);
@@ -217,7 +218,7 @@ test_unknown_command(th_cluster_t *c)
     TH_EQ_INT(th_error_code(m.body, m.len), 404, "unknown cmd: error code 404 (body %s)",
               m.body != NULL ? (const char *)m.body : "");
     ffc_msg_free(&m);
-    rc = ffc_call(cl, 1, "still", 5, &m, WAIT_MS);
+    rc = ffc_call(cl, TAPP_ECHO, "still", 5, &m, WAIT_MS);
     TH_EQ_INT(rc, 0, "unknown cmd: the connection still answers echo");
     TH_EQ_MEM(m.body, m.len, "still", 5, "unknown cmd: echo body after the 404");
     ffc_msg_free(&m);

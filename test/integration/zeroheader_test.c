@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "tapp/tapp_proto.h"
 
 #define CONF_HEAD                                                                                  \
     "{\"master\":{\"rootport\":@ROOTPORT@,\"webport\":@WEBPORT@,\"log\":\"@DIR@/master.log\"},"    \
@@ -85,7 +86,7 @@ static bool
 echo_ok(ffc_t *cl, const char *body)
 {
     ffc_msg_t m = {0};
-    int rc = ffc_call(cl, 1, body, strlen(body), &m, WAIT_MS);
+    int rc = ffc_call(cl, TAPP_ECHO, body, strlen(body), &m, WAIT_MS);
     bool ok = rc == 0 && m.cmd == 1 && m.len == strlen(body) && memcmp(m.body, body, m.len) == 0;
 
     if (!ok)
@@ -104,7 +105,7 @@ refused(th_cluster_t *c, const ff_frame_proto_t *proto, const char *what)
 
     if (cl == NULL)
         return;
-    ffc_send(cl, 1, "hi", 2);
+    ffc_send(cl, TAPP_ECHO, "hi", 2);
     TH_EQ_INT(ffc_wait_closed(cl, WAIT_MS), 0, "%s: net closes the connection", what);
     TH_EQ_INT(ffc_recv(cl, &m, 0), -ECONNRESET, "%s: and answers nothing", what);
     ffc_msg_free(&m);
@@ -130,7 +131,7 @@ test_zero_header(th_cluster_t *c)
     /* The client decodes with the all-zero settings, so the reply's magic and versions are
      * checked byte for byte. */
     TH_EQ_INT(ffc_recv(cl, &m, WAIT_MS), 0, "zero header: a reply with the all-zero header");
-    TH_EQ_INT(m.cmd, 101, "zero header: the reply carries command 101");
+    TH_EQ_INT(m.cmd, TAPP_LOGIN_ECHO, "zero header: the reply carries command 101");
     TH_EQ_MEM(m.body, m.len, login_body, LOGIN_BODY_LEN, "zero header: the body comes back");
     ffc_msg_free(&m);
     th_ok(echo_ok(cl, "zero"), "zero header: an echo through the client library");
@@ -157,7 +158,7 @@ echo_works_cb(void *arg)
     th_cluster_t *c = arg;
     ffc_t *cl = ffc_connect("127.0.0.1", th_cluster_port(c, "NETPORT"), th_cluster_proto(c), 1000);
     ffc_msg_t m = {0};
-    bool ok = cl != NULL && ffc_call(cl, 1, "x", 1, &m, 1000) == 0;
+    bool ok = cl != NULL && ffc_call(cl, TAPP_ECHO, "x", 1, &m, 1000) == 0;
 
     ffc_msg_free(&m);
     ffc_close(cl);

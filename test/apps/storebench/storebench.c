@@ -21,8 +21,7 @@
 #include <time.h>
 
 #include "firefly/app.h"
-
-enum { SB_WRITE = 301, SB_READ = 302 };
+#include "storebench_proto.h"
 
 /* The layout of bench/hist.c: values below 32 exactly, then 32 buckets per power of two. */
 #define SB_SUB_BITS 5

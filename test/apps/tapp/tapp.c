@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "firefly/app.h"
+#include "tapp_proto.h"
 
 #ifndef TAPP_VERSION
 #define TAPP_VERSION 1
@@ -64,17 +65,17 @@ on_push_me(ff_req_t *req)
     const uint8_t *body = ff_req_body(req, &len);
     ff_conn_t conn = ff_req_conn(req);
 
-    ff_push(&conn, 1, 500, body, len);
+    ff_push(&conn, 1, TAPP_TOPIC, body, len);
     ff_reply_json(req, whoami());
 }
 
 static int
 tapp_init(ff_app_t *app)
 {
-    return ff_app_handle(app, 1, on_echo) || ff_app_handle(app, 101, on_echo) ||
-           ff_app_handle(app, 7, on_whoami) || ff_app_handle(app, 8, on_sleep) ||
-           ff_app_handle(app, 9, on_silent) || ff_app_handle(app, 10, on_bind) ||
-           ff_app_handle(app, 11, on_push_me);
+    return ff_app_handle(app, TAPP_ECHO, on_echo) || ff_app_handle(app, TAPP_LOGIN_ECHO, on_echo) ||
+           ff_app_handle(app, TAPP_WHOAMI, on_whoami) || ff_app_handle(app, TAPP_SLEEP, on_sleep) ||
+           ff_app_handle(app, TAPP_SILENT, on_silent) || ff_app_handle(app, TAPP_BIND, on_bind) ||
+           ff_app_handle(app, TAPP_PUSH_ME, on_push_me);
 }
 
 FF_APP_MODULE(tapp_init, NULL);

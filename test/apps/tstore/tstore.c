@@ -6,8 +6,7 @@
 #include <string.h>
 
 #include "firefly/app.h"
-
-enum { TS_NEW = 201, TS_UPD, TS_DEL, TS_GET, TS_GETBY };
+#include "tstore_proto.h"
 
 static void
 done_cb(void *arg, int status, json_t *result)
@@ -40,16 +39,16 @@ on_store(ff_req_t *req)
         return;
     }
     switch (ff_req_cmd(req)) {
-    case TS_NEW:
+    case TSTORE_NEW:
         ff_store_new(t, json_incref(row), done_cb, req);
         break;
-    case TS_UPD:
+    case TSTORE_UPD:
         ff_store_update(t, pk, json_incref(row), done_cb, req);
         break;
-    case TS_DEL:
+    case TSTORE_DEL:
         ff_store_delete(t, pk, done_cb, req);
         break;
-    case TS_GET:
+    case TSTORE_GET:
         ff_store_get(t, pk, done_cb, req);
         break;
     default:
@@ -60,7 +59,7 @@ on_store(ff_req_t *req)
 static int
 tstore_init(ff_app_t *app)
 {
-    for (uint32_t cmd = TS_NEW; cmd <= TS_GETBY; cmd++)
+    for (uint32_t cmd = TSTORE_NEW; cmd <= TSTORE_GETBY; cmd++)
         if (ff_app_handle(app, cmd, on_store) != 0)
             return -1;
     return 0;
